@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# System setup for simreg: a Vulkan driver Dawn accepts, and the Fashion-MNIST data set.
+# Idempotent: exits quickly when everything is already present.
+# Only acts on Debian/Ubuntu as root; elsewhere prints the command to run and changes nothing.
+set -euo pipefail
+
+DATA_DIR=/usr/share/datasets/fashion-mnist
+need_driver=0
+need_data=0
+
+have_vulkan_driver() {
+  # A vendor ICD (e.g. NVIDIA's) is enough. Mesa's ICDs (lavapipe among them) must come from
+  # Mesa >= 23: Dawn rejects Mesa 22 ("shaderUniform*ArrayDynamicIndexing required").
+  local icd mesa_ok=0 v
+  if command -v dpkg-query >/dev/null 2>&1; then
+    v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+    case "$v" in 2[3-9].*|[3-9][0-9].*) mesa_ok=1 ;; esac
+  else
+    mesa_ok=1
+  fi
+  for icd in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+    [ -e "$icd" ] || continue
+    case "$(basename "$icd")" in
+      lvp_icd*|intel*|radeon*|virtio*|gfxstream*|nouveau*|freedreno*|powervr*|asahi*|panfrost*|broadcom*)
+        [ "$mesa_ok" = 1 ] && return 0 ;;
+      *) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+have_vulkan_driver || need_driver=1
+[ -f "$DATA_DIR/train-images-idx3-ubyte.gz" ] || [ -f "$DATA_DIR/train-images-idx3-ubyte" ] || need_data=1
+if command -v dpkg-query >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' libvulkan1 2>/dev/null | grep -q 'ok installed'; then
+  need_driver=1
+fi
+
+if [ "$need_driver" = 0 ] && [ "$need_data" = 0 ]; then
+  exit 0
+fi
+
+codename=""
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  codename=${VERSION_CODENAME:-}
+  distro=${ID:-}
+fi
+
+pkgs=()
+from_backports=0
+if [ "$need_driver" = 1 ]; then
+  pkgs+=(mesa-vulkan-drivers libvulkan1)
+  [ "$codename" = bookworm ] && from_backports=1
+fi
+[ "$need_data" = 1 ] && pkgs+=(dataset-fashion-mnist)
+
+explain() {
+  echo "simreg setup: missing: ${pkgs[*]}" >&2
+  if [ "$from_backports" = 1 ]; then
+    echo "  run as root:" >&2
+    echo "    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list" >&2
+    echo "    apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1" >&2
+    [ "$need_data" = 1 ] && echo "    apt-get install -y dataset-fashion-mnist" >&2
+  elif [ "${distro:-}" = debian ] || [ "${distro:-}" = ubuntu ]; then
+    echo "  run as root: apt-get update && apt-get install -y ${pkgs[*]}" >&2
+  else
+    echo "  install a Vulkan driver (Mesa >= 23 lavapipe or a GPU vendor driver) and the Vulkan loader;" >&2
+    echo "  on macOS Dawn uses Metal and needs nothing. Fashion-MNIST: place the IDX files under $DATA_DIR" >&2
+    echo "  or pass --data to the commands." >&2
+  fi
+}
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || { [ "${distro:-}" != debian ] && [ "${distro:-}" != ubuntu ]; }; then
+  explain
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "$from_backports" = 1 ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "simreg setup: adding bookworm-backports (Mesa 25 for Dawn)" >&2
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    cat > /etc/apt/sources.list.d/simreg-backports.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  else
+    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/simreg-backports.list
+  fi
+fi
+echo "simreg setup: installing ${pkgs[*]}" >&2
+apt-get update -qq >&2
+if [ "$need_driver" = 1 ]; then
+  if [ "$from_backports" = 1 ]; then
+    apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >&2
+  else
+    apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >&2
+  fi
+fi
+if [ "$need_data" = 1 ]; then
+  apt-get install -y -qq dataset-fashion-mnist >&2
+fi
+echo "simreg setup: done" >&2
