@@ -1,0 +1,13 @@
+// fill.wgsl: y[i] = value for i < n.
+//   bindings: 0 p | 1 y (read_write)   writes (=)
+//   dispatch: grid1d(ceil(n / WG)), one element per invocation
+// #include "common/flat_index.wgsl"
+override WG: u32 = 256;
+struct Params { n: u32, value: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_wg(wid, nwg) * WG + lid;
+  if (i < p.n) { y[i] = p.value; }
+}

@@ -1,0 +1,323 @@
+// Recording and submission. Every dispatch goes into one open command encoder (one compute pass),
+// its Params packed into a uniform arena by the reflected field offsets; flush() submits the lot.
+// Pipelines are cached by kernel + override values with explicit bind-group layouts from the specs.
+import { kernels, type KernelName } from '../gen/kernels.gen.js';
+import type { KernelSpec } from './spec.js';
+import { gpuContext, pushGpuError, takeGpuErrors, onDestroy } from './device.js';
+import { pool, USAGE } from './pool.js';
+
+export type Overrides = Record<string, number>;
+export type Params = Record<string, number | boolean>;
+/** A buffer binding: a whole buffer, or the first `size` bytes of one. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
+
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  spec: KernelSpec;
+  workgroupSize: [number, number, number];
+}
+
+const pipelines = new Map<string, PipelineEntry>();
+const layouts = new Map<string, GPUBindGroupLayout>();
+const modules = new Map<string, GPUShaderModule>();
+const compileChecks: Promise<void>[] = [];
+
+function shaderModule(spec: KernelSpec): GPUShaderModule {
+  let m = modules.get(spec.name);
+  if (m) return m;
+  const { device } = gpuContext();
+  m = device.createShaderModule({ code: spec.source, label: spec.name });
+  compileChecks.push(m.getCompilationInfo().then((info) => {
+    const errs = info.messages.filter((x) => x.type === 'error');
+    if (errs.length) {
+      pushGpuError(`WGSL compile error in kernel ${spec.name} (${spec.file}):\n` +
+        errs.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n'));
+    }
+  }));
+  modules.set(spec.name, m);
+  return m;
+}
+
+function bindGroupLayout(spec: KernelSpec): GPUBindGroupLayout {
+  const key = spec.bindings.map((b) => b.type).join(',');
+  let l = layouts.get(key);
+  if (l) return l;
+  const { device } = gpuContext();
+  l = device.createBindGroupLayout({
+    label: key,
+    entries: spec.bindings.map((b) => ({ binding: b.binding, visibility: 0x4 /* COMPUTE */, buffer: { type: b.type } })),
+  });
+  layouts.set(key, l);
+  return l;
+}
+
+function resolveOverrides(spec: KernelSpec, overrides: Overrides): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, o] of Object.entries(spec.overrides)) out[name] = overrides[name] ?? o.default;
+  for (const name of Object.keys(overrides)) {
+    if (!(name in spec.overrides)) throw new Error(`kernel ${spec.name}: unknown override ${name} (has ${Object.keys(spec.overrides).join(', ') || 'none'})`);
+  }
+  return out;
+}
+
+export function getPipeline(name: KernelName, overrides: Overrides = {}): PipelineEntry {
+  const spec = kernels[name] as KernelSpec;
+  if (!spec) throw new Error(`unknown kernel ${String(name)}`);
+  const values = resolveOverrides(spec, overrides);
+  const key = `${name}|${JSON.stringify(values)}`;
+  let e = pipelines.get(key);
+  if (e) return e;
+  const { device } = gpuContext();
+  const layout = bindGroupLayout(spec);
+  device.pushErrorScope('validation');
+  const pipeline = device.createComputePipeline({
+    label: `${name} ${JSON.stringify(values)}`,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module: shaderModule(spec), entryPoint: spec.entry, constants: values },
+  });
+  compileChecks.push(device.popErrorScope().then((err) => {
+    if (err) pushGpuError(`pipeline creation failed for kernel ${name} (${spec.file}) with overrides ${JSON.stringify(values)}: ${err.message}`);
+  }));
+  const ws = spec.workgroupSize ?? [1, 1, 1];
+  const wsv = [0, 1, 2].map((i) => {
+    const v = ws[i] ?? 1;
+    return v;
+  }) as [number, number, number];
+  // Overrides named WG_X/WG_Y/WG_Z (or WG) set the workgroup size; keep the launcher's view in sync.
+  if (values.WG !== undefined) wsv[0] = values.WG;
+  if (values.WG_X !== undefined) wsv[0] = values.WG_X;
+  if (values.WG_Y !== undefined) wsv[1] = values.WG_Y;
+  if (values.WG_Z !== undefined) wsv[2] = values.WG_Z;
+  e = { pipeline, layout, spec, workgroupSize: wsv };
+  pipelines.set(key, e);
+  return e;
+}
+
+/** Pack Params by the reflected offsets; unknown or missing fields are errors. */
+export function packParams(spec: KernelSpec, params: Params, into: DataView, at: number): void {
+  const fields = spec.params.fields;
+  for (const [name, [offset, type]] of Object.entries(fields)) {
+    const raw = params[name];
+    if (raw === undefined) throw new Error(`kernel ${spec.name}: Params.${name} not given`);
+    const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw;
+    if (type === 'f32') into.setFloat32(at + offset, v, true);
+    else if (type === 'u32') {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`kernel ${spec.name}: Params.${name} = ${v} is not a u32`);
+      into.setUint32(at + offset, v, true);
+    } else {
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new Error(`kernel ${spec.name}: Params.${name} = ${v} is not an i32`);
+      into.setInt32(at + offset, v, true);
+    }
+  }
+  for (const name of Object.keys(params)) {
+    if (!(name in fields)) throw new Error(`kernel ${spec.name}: Params has no field ${name}`);
+  }
+}
+
+const ARENA_CHUNK = 1 << 16;
+const MAX_QUERIES = 4096;
+
+export interface KernelTiming { calls: number; ms: number; flops: number; bytes: number }
+
+class Stream {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private chunks: { buf: GPUBuffer; cpu: ArrayBuffer }[] = [];
+  private chunk = 0;
+  private offset = 0;
+  /** Dispatches recorded since the counter was last reset (benches read this). */
+  dispatches = 0;
+  submits = 0;
+  // Profiling: one pass per dispatch with timestamps, labelled by kernel.
+  private profiling = false;
+  private querySet: GPUQuerySet | null = null;
+  private queryLabels: { name: string; flops: number; bytes: number }[] = [];
+  private pendingProfiles: Promise<void>[] = [];
+  timings = new Map<string, KernelTiming>();
+
+  private arena(bytes: number): { buf: GPUBuffer; view: DataView; offset: number } {
+    const align = gpuContext().limits.minUniformBufferOffsetAlignment ?? 256;
+    let off = Math.ceil(this.offset / align) * align;
+    if (off + bytes > ARENA_CHUNK) {
+      this.chunk++;
+      off = 0;
+    }
+    if (this.chunk >= this.chunks.length) {
+      const buf = gpuContext().device.createBuffer({ size: ARENA_CHUNK, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: 'params arena' });
+      this.chunks.push({ buf, cpu: new ArrayBuffer(ARENA_CHUNK) });
+    }
+    const c = this.chunks[this.chunk]!;
+    this.offset = off + bytes;
+    return { buf: c.buf, view: new DataView(c.cpu), offset: off };
+  }
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = gpuContext().device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = gpuContext().device.createCommandEncoder();
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    return this.encoder;
+  }
+
+  /** Record one dispatch. `grid` is the number of workgroups in x, y, z (each at most 65535). */
+  dispatch(name: KernelName, overrides: Overrides, params: Params, buffers: Binding[], grid: [number, number, number], cost?: { flops?: number; bytes?: number }): void {
+    const { pipeline, layout, spec } = getPipeline(name, overrides);
+    const nb = spec.bindings.length - 1;
+    if (buffers.length !== nb) {
+      throw new Error(`kernel ${name}: expects ${nb} buffers (${spec.bindings.slice(1).map((b) => b.name).join(', ')}), got ${buffers.length}`);
+    }
+    const maxWg = gpuContext().limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (grid.some((g) => !Number.isInteger(g) || g < 0 || g > maxWg)) {
+      throw new Error(`kernel ${name}: grid ${JSON.stringify(grid)} out of range (each dimension 0..${maxWg}); fold it into y/z`);
+    }
+    if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
+    const { device } = gpuContext();
+    const { buf, view, offset } = this.arena(spec.params.size);
+    packParams(spec, params, view, offset);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: buf, offset, size: spec.params.size } }];
+    buffers.forEach((b, i) => {
+      const resource = b instanceof GPUBuffer ? { buffer: b } : { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.size / 4) * 4) };
+      entries.push({ binding: i + 1, resource });
+    });
+    const bindGroup = device.createBindGroup({ layout, entries, label: name });
+    let pass: GPUComputePassEncoder;
+    if (this.profiling && this.querySet && this.queryLabels.length * 2 + 2 <= MAX_QUERIES) {
+      const enc = this.endPass();
+      const q = this.queryLabels.length * 2;
+      pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+      this.pass = pass;
+      this.queryLabels.push({ name, flops: cost?.flops ?? 0, bytes: cost?.bytes ?? 0 });
+    } else {
+      pass = this.ensurePass();
+    }
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (this.profiling) this.endPass();
+    this.dispatches++;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    const enc = this.endPass();
+    const { device } = gpuContext();
+    if (this.profiling && this.querySet && this.queryLabels.length) this.resolveProfile(enc);
+    // Params go up just before the command buffer that reads them (queue order keeps earlier submits intact).
+    for (let i = 0; i <= this.chunk && i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
+      const used = i < this.chunk ? ARENA_CHUNK : this.offset;
+      if (used > 0) device.queue.writeBuffer(c.buf, 0, c.cpu, 0, used);
+    }
+    device.queue.submit([enc.finish()]);
+    this.submits++;
+    this.encoder = null;
+    this.chunk = 0;
+    this.offset = 0;
+  }
+
+  /** Flush, wait for the device, and throw any error Dawn reported meanwhile. */
+  async sync(): Promise<void> {
+    this.flush();
+    await gpuContext().device.queue.onSubmittedWorkDone();
+    await Promise.all(compileChecks.splice(0));
+    await Promise.all(this.pendingProfiles.splice(0));
+    const errs = takeGpuErrors();
+    if (errs.length) throw new Error(errs.join('\n'));
+  }
+
+  /** Copy `bytes` from a buffer back to the host. Flushes pending work first. */
+  async read(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = pool.acquire(size, USAGE.MAP_READ | USAGE.COPY_DST);
+    try {
+      this.copy(src, srcOffset, staging, 0, size);
+      this.flush();
+      await staging.mapAsync(0x1 /* READ */, 0, size);
+      const out = staging.getMappedRange(0, size).slice(0, bytes);
+      staging.unmap();
+      await Promise.all(compileChecks.splice(0));
+      const errs = takeGpuErrors();
+      if (errs.length) throw new Error(errs.join('\n'));
+      return out;
+    } finally {
+      pool.release(staging);
+    }
+  }
+
+  /** Host to device. Pending dispatches are submitted first, so queue order matches program order. */
+  write(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): void {
+    this.flush();
+    gpuContext().device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+  }
+
+  /** Per-kernel timing via timestamp queries (one pass per dispatch while on). Returns false without the feature. */
+  setProfiling(on: boolean): boolean {
+    const g = gpuContext();
+    if (on && !g.features.has('timestamp-query')) return false;
+    this.flush();
+    this.profiling = on;
+    if (on && !this.querySet) this.querySet = g.device.createQuerySet({ type: 'timestamp', count: MAX_QUERIES });
+    return true;
+  }
+
+  private resolveProfile(enc: GPUCommandEncoder): void {
+    const n = this.queryLabels.length * 2;
+    const bytes = n * 8;
+    const resolve = pool.acquire(bytes, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC);
+    const staging = pool.acquire(bytes, USAGE.MAP_READ | USAGE.COPY_DST);
+    enc.resolveQuerySet(this.querySet!, 0, n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    const labels = this.queryLabels;
+    this.queryLabels = [];
+    this.pendingProfiles.push(staging.mapAsync(0x1, 0, bytes).then(() => {
+      const t = new BigInt64Array(staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      labels.forEach((l, i) => {
+        const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+        const e = this.timings.get(l.name) ?? { calls: 0, ms: 0, flops: 0, bytes: 0 };
+        e.calls++; e.ms += Math.max(0, ms); e.flops += l.flops; e.bytes += l.bytes;
+        this.timings.set(l.name, e);
+      });
+      pool.release(resolve);
+      pool.release(staging);
+    }));
+  }
+
+  reset(): void {
+    this.encoder = null;
+    this.pass = null;
+    for (const c of this.chunks) c.buf.destroy();
+    this.chunks = [];
+    this.chunk = 0;
+    this.offset = 0;
+    this.querySet?.destroy();
+    this.querySet = null;
+    this.profiling = false;
+    this.queryLabels = [];
+    this.timings.clear();
+    pipelines.clear();
+    layouts.clear();
+    modules.clear();
+  }
+}
+
+export const stream = new Stream();
+onDestroy(() => stream.reset());
+
+/** Workgroup grid for `n` workgroups laid out 1-D, folded into y when over the per-dimension limit. */
+export function grid1d(nWorkgroups: number): [number, number, number] {
+  const max = 65535;
+  if (nWorkgroups <= max) return [Math.max(1, nWorkgroups), 1, 1];
+  return [max, Math.ceil(nWorkgroups / max), 1];
+}

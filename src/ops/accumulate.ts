@@ -1,0 +1,14 @@
+// In-place helpers the engine itself uses (no tape): gradient accumulation and fills.
+import type { Tensor } from '../autograd/tensor.js';
+import { stream } from '../gpu/stream.js';
+import { elemGrid } from './util.js';
+
+/** dst += alpha * src */
+export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {
+  if (dst.size !== src.size) throw new Error(`addInPlace: ${dst.label()} and ${src.label()} differ in size`);
+  stream.dispatch('axpy', {}, { n: dst.size, alpha }, [src.binding, dst.binding], elemGrid(dst.size), { bytes: 12 * dst.size, flops: 2 * dst.size });
+}
+
+export function fillInPlace(t: Tensor, value: number): void {
+  stream.dispatch('fill', {}, { n: t.size, value }, [t.binding], elemGrid(t.size), { bytes: 4 * t.size });
+}

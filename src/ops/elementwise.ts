@@ -1,0 +1,79 @@
+// Elementwise ops with their backward: add (residual), sub, scale/affine, mul, relu.
+import { Tensor } from '../autograd/tensor.js';
+import { record } from '../autograd/tape.js';
+import { stream } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkSameShape, checkArgCount, elemGrid, opError } from './util.js';
+
+/** z = alpha*a + beta*b + gamma, b broadcast as a repeating block when smaller (bias rows). Raw launch, no tape. */
+export function addScaledRaw(a: Tensor, b: Tensor, alpha: number, beta: number, gamma = 0, out?: Tensor): Tensor {
+  const z = out ?? Tensor.empty(a.shape);
+  stream.dispatch('add_scaled', {}, { n: a.size, nb: b.size, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size),
+    { flops: 3 * a.size, bytes: 12 * a.size });
+  return z;
+}
+
+function scaledCopy(x: Tensor, alpha: number): Tensor {
+  return addScaledRaw(x, x, alpha, 0, 0);
+}
+
+/** a + b (same shapes); the residual connection. */
+export function add(a: Tensor, b: Tensor): Tensor {
+  checkArgCount('add', arguments, 2);
+  checkTensor('add', 'a', a); checkTensor('add', 'b', b);
+  checkF32('add', 'a', a); checkF32('add', 'b', b);
+  checkSameShape('add', a, b);
+  const z = addScaledRaw(a, b, 1, 1);
+  record('add', [a, b], z, [], (dy, _s, needs) => [needs[0] ? scaledCopy(dy, 1) : null, needs[1] ? scaledCopy(dy, 1) : null]);
+  return z;
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  checkArgCount('sub', arguments, 2);
+  checkTensor('sub', 'a', a); checkTensor('sub', 'b', b);
+  checkSameShape('sub', a, b);
+  const z = addScaledRaw(a, b, 1, -1);
+  record('sub', [a, b], z, [], (dy, _s, needs) => [needs[0] ? scaledCopy(dy, 1) : null, needs[1] ? scaledCopy(dy, -1) : null]);
+  return z;
+}
+
+/** alpha * x + beta (scalars). */
+export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
+  checkTensor('affine', 'x', x);
+  if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw opError('affine', `alpha and beta must be finite numbers, got ${alpha}, ${beta}`);
+  const z = addScaledRaw(x, x, alpha, 0, beta);
+  record('affine', [x], z, [], (dy) => [scaledCopy(dy, alpha)]);
+  return z;
+}
+
+export function scale(x: Tensor, alpha: number): Tensor {
+  checkArgCount('scale', arguments, 2);
+  return affine(x, alpha, 0);
+}
+
+function mulRaw(a: Tensor, b: Tensor): Tensor {
+  const z = Tensor.empty(a.shape);
+  stream.dispatch('mul', {}, { n: a.size }, [a.binding, b.binding, z.binding], elemGrid(a.size), { flops: a.size, bytes: 12 * a.size });
+  return z;
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  checkArgCount('mul', arguments, 2);
+  checkTensor('mul', 'a', a); checkTensor('mul', 'b', b);
+  checkSameShape('mul', a, b);
+  const z = mulRaw(a, b);
+  record('mul', [a, b], z, [a, b], (dy, [sa, sb], needs) => [needs[0] ? mulRaw(dy, sb!) : null, needs[1] ? mulRaw(dy, sa!) : null]);
+  return z;
+}
+
+export function relu(x: Tensor): Tensor {
+  checkArgCount('relu', arguments, 1);
+  checkTensor('relu', 'x', x); checkF32('relu', 'x', x);
+  const y = Tensor.empty(x.shape);
+  stream.dispatch('relu_fwd', {}, { n: x.size }, [x.binding, y.binding], elemGrid(x.size), { bytes: 8 * x.size });
+  record('relu', [x], y, [y], (dy, [sy]) => {
+    const dx = Tensor.empty(x.shape);
+    stream.dispatch('relu_bwd', {}, { n: x.size }, [sy!.binding, dy.binding, dx.binding], elemGrid(x.size), { bytes: 12 * x.size });
+    return [dx];
+  });
+  return y;
+}

@@ -1,0 +1,61 @@
+// GPU test support: acquire the device (a missing adapter is a failure with install instructions, never a skip),
+// upload/download float64 data, and compare with tolerances written next to their reasons.
+import { initGpu, destroyGpu } from '../../src/gpu/device.js';
+import { stream } from '../../src/gpu/stream.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+
+export async function setupGpu(): Promise<void> {
+  await initGpu();
+}
+
+export async function teardownGpu(): Promise<void> {
+  await stream.sync();
+  destroyGpu();
+}
+
+export function toGpu(x: Float64Array | number[], shape: number[], requiresGrad = false): Tensor {
+  const t = Tensor.fromArray(Float32Array.from(x), shape);
+  t.requiresGrad = requiresGrad;
+  return t;
+}
+
+export async function toHost(t: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await t.read());
+}
+
+/** Upload a buffer filled with NaN so untouched outputs are caught. */
+export function nanTensor(shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Tensor.fromArray(new Float32Array(n).fill(NaN), shape);
+}
+
+export interface CloseReport { ok: boolean; maxAbs: number; maxRel: number; worst: number; got: number; want: number; nanAt: number }
+
+/**
+ * |got - want| <= atol + rtol*|want| elementwise; NaN anywhere in got (where want is finite) fails.
+ * For float32 sums of K terms the error grows like sqrt(K)*2^-24*sum|terms|: callers pass rtol/atol from that.
+ */
+export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): CloseReport {
+  if (got.length !== want.length) throw new Error(`compare: length ${got.length} vs ${want.length}`);
+  let maxAbs = 0, maxRel = 0, worst = -1, worstExcess = 0, nanAt = -1;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    if (Number.isNaN(g) && !Number.isNaN(w)) { if (nanAt < 0) nanAt = i; continue; }
+    const d = Math.abs(g - w);
+    maxAbs = Math.max(maxAbs, d);
+    maxRel = Math.max(maxRel, d / Math.max(Math.abs(w), 1e-30));
+    const excess = d - (atol + rtol * Math.abs(w));
+    if (excess > worstExcess || worst < 0) { if (excess > worstExcess) worstExcess = excess; if (excess > 0 || worst < 0) worst = i; }
+  }
+  const ok = nanAt < 0 && worstExcess <= 0;
+  return { ok, maxAbs, maxRel, worst, got: worst >= 0 ? got[worst]! : NaN, want: worst >= 0 ? want[worst]! : NaN, nanAt };
+}
+
+export function assertClose(label: string, got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): CloseReport {
+  const r = compare(got, want, atol, rtol);
+  if (!r.ok) {
+    const where = r.nanAt >= 0 ? `NaN at index ${r.nanAt}` : `worst index ${r.worst}: got ${r.got}, want ${r.want}`;
+    throw new Error(`${label}: mismatch (${where}; maxAbs ${r.maxAbs.toExponential(3)}, atol ${atol}, rtol ${rtol})`);
+  }
+  return r;
+}
