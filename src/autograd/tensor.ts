@@ -1,7 +1,7 @@
 // Tensor: a shape over a contiguous GPU buffer from the pool, with reference-counted release.
 // Float32 for data; int32 for labels and pooling indices.
 import { pool } from '../gpu/pool.js';
-import { stream } from '../gpu/stream.js';
+import { stream, grid1d } from '../gpu/stream.js';
 import { currentScope } from './scope.js';
 import type { Node } from './tape.js';
 
@@ -21,6 +21,12 @@ export function fmtShape(shape: readonly number[]): string {
 }
 
 let nextId = 1;
+let poison = false;
+
+/** Tests: fill every new uninitialised tensor with NaN, so an output element a kernel forgot to write shows up. */
+export function setPoison(on: boolean): void {
+  poison = on;
+}
 
 export class Tensor {
   readonly id = nextId++;
@@ -75,8 +81,13 @@ export class Tensor {
     return `${this.name || '#' + this.id}${fmtShape(this.shape)}`;
   }
 
+  /** An uninitialised tensor (pooled memory may hold old values; see setPoison). */
   static empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    return new Tensor(shape, dtype);
+    const t = new Tensor(shape, dtype);
+    if (poison && t.size > 0) {
+      stream.dispatch('fill', {}, { n: t.size, value: NaN }, [t.binding], grid1d(Math.ceil(t.size / 256)));
+    }
+    return t;
   }
 
   static fromArray(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {

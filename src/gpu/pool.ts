@@ -70,8 +70,12 @@ class BufferPool {
     this.stats.buffersInUse--;
   }
 
+  /** Run before destroying buffers: recorded but unsubmitted commands may still use free ones. */
+  beforeDestroy: () => void = () => {};
+
   /** Destroy every free buffer (returns the bytes given back). */
   trim(): number {
+    this.beforeDestroy();
     let freed = 0;
     for (const list of this.free.values()) {
       for (const b of list) { freed += b.size; b.destroy(); }

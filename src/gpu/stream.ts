@@ -313,6 +313,7 @@ class Stream {
 }
 
 export const stream = new Stream();
+pool.beforeDestroy = () => stream.flush();
 onDestroy(() => stream.reset());
 
 /** Workgroup grid for `n` workgroups laid out 1-D, folded into y when over the per-dimension limit. */

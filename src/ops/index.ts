@@ -6,3 +6,4 @@ export * from './normalize.js';
 export * from './loss.js';
 export * from './batchnorm.js';
 export { addInPlace, fillInPlace } from './accumulate.js';
+export * from './gemm.js';

@@ -2,10 +2,12 @@
 // upload/download float64 data, and compare with tolerances written next to their reasons.
 import { initGpu, destroyGpu } from '../../src/gpu/device.js';
 import { stream } from '../../src/gpu/stream.js';
-import { Tensor } from '../../src/autograd/tensor.js';
+import { Tensor, setPoison } from '../../src/autograd/tensor.js';
 
+/** Acquire the device; every uninitialised tensor starts as NaN, so unwritten outputs fail comparisons. */
 export async function setupGpu(): Promise<void> {
   await initGpu();
+  setPoison(true);
 }
 
 export async function teardownGpu(): Promise<void> {

@@ -1,0 +1,129 @@
+// Runtime: device, buffer pool counters and deterministic release, Params packing from reflection,
+// launch validation, grid folding past 65535 workgroups, NaN poisoning, tape bookkeeping.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpuContext } from '../../src/gpu/device.js';
+import { pool, poolStats, sizeClass } from '../../src/gpu/pool.js';
+import { stream, grid1d, packParams } from '../../src/gpu/stream.js';
+import { kernels } from '../../src/gen/kernels.gen.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { tidy, noGrad } from '../../src/autograd/scope.js';
+import { backward } from '../../src/autograd/tape.js';
+import * as ops from '../../src/ops/index.js';
+import { setupGpu, teardownGpu } from '../helpers/gpu.js';
+
+test.before(setupGpu);
+test.after(teardownGpu);
+
+test('device: adapter limits are the maximum the adapter offers', () => {
+  const g = gpuContext();
+  const adapterMax = (g.adapter.limits as unknown as Record<string, number>).maxStorageBufferBindingSize!;
+  assert.is(g.limits.maxStorageBufferBindingSize, adapterMax);
+  assert.ok(g.limits.maxComputeWorkgroupsPerDimension! >= 65535);
+});
+
+test('pool: size classes waste at most 25% and reuse released buffers', () => {
+  for (const b of [1, 17, 256, 4097, 65536, 65537, 100000, 1 << 20, (1 << 20) + 1, 123456789]) {
+    const c = sizeClass(b);
+    assert.ok(c >= b, `class ${c} < ${b}`);
+    assert.ok(b < 65536 ? c - b < 256 : c <= b * 1.25 + 1, `class ${c} wastes too much for ${b}`);
+  }
+  const before = poolStats();
+  const t = Tensor.empty([1000]);
+  const mid = poolStats();
+  assert.is(mid.buffersInUse, before.buffersInUse + 1);
+  t.dispose();
+  const t2 = Tensor.empty([1001]);
+  const after = poolStats();
+  assert.is(after.reuses, mid.reuses + 1, 'same size class should be served from the free list');
+  assert.is(after.allocations, mid.allocations);
+  t2.dispose();
+  assert.is(poolStats().buffersInUse, before.buffersInUse);
+});
+
+test('Params are packed at the reflected offsets, and bad fields are named', () => {
+  const spec = kernels.add_scaled;
+  const view = new DataView(new ArrayBuffer(spec.params.size));
+  packParams(spec, { n: 7, nb: 3, alpha: 1.5, beta: -2, gamma: 0.25 }, view, 0);
+  assert.is(view.getUint32(spec.params.fields.n[0], true), 7);
+  assert.is(view.getFloat32(spec.params.fields.beta[0], true), -2);
+  assert.throws(() => packParams(spec, { n: 7, nb: 3, alpha: 1, beta: 1 }, view, 0), /add_scaled: Params.gamma not given/);
+  assert.throws(() => packParams(spec, { n: 7, nb: 3, alpha: 1, beta: 1, gamma: 0, oops: 1 }, view, 0), /add_scaled: Params has no field oops/);
+  assert.throws(() => packParams(spec, { n: -1, nb: 3, alpha: 1, beta: 1, gamma: 0 }, view, 0), /Params.n = -1 is not a u32/);
+});
+
+test('dispatch validates buffer count and grid size', () => {
+  const t = Tensor.empty([4]);
+  assert.throws(() => stream.dispatch('relu_fwd', {}, { n: 4 }, [t.binding], [1, 1, 1]), /relu_fwd: expects 2 buffers \(x, y\), got 1/);
+  assert.throws(() => stream.dispatch('fill', {}, { n: 4, value: 0 }, [t.binding], [70000, 1, 1]), /grid .* out of range/);
+  assert.throws(() => stream.dispatch('fill', { NOPE: 3 }, { n: 4, value: 0 }, [t.binding], [1, 1, 1]), /fill: unknown override NOPE/);
+  t.dispose();
+});
+
+test('1-D launches past 65535 workgroups fold into y and reach every element', async () => {
+  const n = 65535 * 256 + 300;
+  assert.equal(grid1d(Math.ceil(n / 256)), [65535, 2, 1]);
+  const t = Tensor.empty([n]);
+  ops.fillInPlace(t, 2.5);
+  const h = await t.read();
+  assert.is(h[0], 2.5);
+  assert.is(h[n - 1], 2.5);
+  assert.is(h[65535 * 256], 2.5);
+  t.dispose();
+});
+
+test('new uninitialised tensors are NaN under test poisoning', async () => {
+  const t = Tensor.empty([5]);
+  const h = await t.read();
+  assert.ok(h.every((v) => Number.isNaN(v)));
+  t.dispose();
+});
+
+test('tidy disposes intermediates; backward frees the tape; nothing leaks across steps', async () => {
+  const w = Tensor.fromArray(new Float32Array(64).fill(0.5), [8, 8]);
+  w.requiresGrad = true;
+  const x = Tensor.fromArray(Float32Array.from({ length: 64 }, (_, i) => (i % 7) - 3), [8, 8]);
+  const step = async () => {
+    const loss = tidy(() => ops.mean(ops.relu(ops.mul(ops.add(x, w), w))));
+    backward(loss);
+    const v = await loss.item();
+    loss.dispose();
+    w.zeroGrad();
+    return v;
+  };
+  await step();
+  const base = poolStats().buffersInUse;
+  for (let i = 0; i < 3; i++) await step();
+  assert.is(poolStats().buffersInUse, base, 'buffers in use must return to the same count after each step');
+  w.dispose(); x.dispose();
+});
+
+test('gradients accumulate into leaves, and a freed graph cannot be replayed', async () => {
+  const a = Tensor.fromArray([1, 2, 3], [3]);
+  a.requiresGrad = true;
+  const l1 = ops.sum(ops.mul(a, a));
+  backward(l1);
+  assert.throws(() => backward(l1), /already freed/);
+  const l2 = ops.sum(ops.scale(a, 3));
+  backward(l2);
+  const g = await a.grad!.read();
+  assert.equal(Array.from(g), [2 + 3, 4 + 3, 6 + 3]);
+  const nog = noGrad(() => ops.mul(a, a));
+  assert.is(nog.requiresGrad, false);
+  assert.throws(() => backward(nog), /does not require grad/);
+  const used = ops.relu(a);
+  used.dispose();
+  assert.throws(() => ops.relu(used), /disposed/);
+  for (const t of [a, l1, l2, nog]) t.dispose();
+});
+
+test('pool reports peak bytes and trims free buffers', () => {
+  pool.resetPeaks();
+  const big = Tensor.empty([1 << 20]);
+  assert.ok(poolStats().peakBytesInUse >= 4 << 20);
+  big.dispose();
+  const freed = pool.trim();
+  assert.ok(freed >= 4 << 20);
+});
+
+test.run();
