@@ -132,7 +132,10 @@ async function bundle() {
     banner: out === 'dist/cli.js' ? { js: '#!/usr/bin/env node' } : undefined,
   })));
   // Tests and bench helpers written in TypeScript: one bundle each, mirrored under dist/.
-  const tests = [...await listFiles(join(root, 'test'), '.test.ts'), ...await listFiles(join(root, 'bench', 'lib'), '.ts')];
+  // Bench entry points (bench/*.ts; bench/lib is imported by them) are bundled the same way, so a bench and
+  // the engine share one module instance (one device, one pool).
+  const benches = (await readdir(join(root, 'bench'))).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'bench', f));
+  const tests = [...await listFiles(join(root, 'test'), '.test.ts'), ...benches];
   if (tests.length) {
     await esbuild.build({
       ...common, entryPoints: tests, outdir: join(root, 'dist'), outbase: root, outExtension: { '.js': '.js' },

@@ -7,3 +7,4 @@ export * from './loss.js';
 export * from './batchnorm.js';
 export { addInPlace, fillInPlace } from './accumulate.js';
 export * from './gemm.js';
+export * from './conv2d.js';

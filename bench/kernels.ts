@@ -1,0 +1,118 @@
+// Kernel benchmark: GEMM 1024^3 and conv2d 3x3 s1 p1 (N=32, C=64 -> 64, 32x32) forward, input-gradient and
+// weight-gradient. Each kernel is checked against the float64 twin (sampled outputs) before it is timed.
+//   node bench/kernels.mjs [--json] [--reps N] [--only gemm|conv]
+import { initGpu, destroyGpu, gpuContext } from '../src/gpu/device.js';
+import { stream } from '../src/gpu/stream.js';
+import { Tensor } from '../src/autograd/tensor.js';
+import { gemm } from '../src/ops/gemm.js';
+import { conv2dRaw, type ConvGeom } from '../src/ops/conv2d.js';
+import { envRecord, stats, timeWall, appendJsonl, table, fmt } from './lib/harness.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const opt = (name: string, def: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const only = (() => { const i = args.indexOf('--only'); return i >= 0 ? args[i + 1] : null; })();
+const reps = opt('reps', 7);
+
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+}
+const randArr = (n: number, seed: number) => { const r = lcg(seed); return Float32Array.from({ length: n }, r); };
+
+interface Row { kernel: string; shape: string; ms: ReturnType<typeof stats>; gflops: number; gbps: number; check: { samples: number; maxAbs: number; tol: number } }
+const rows: Row[] = [];
+
+await initGpu();
+const env = envRecord();
+const info = gpuContext().info;
+console.log(`adapter: ${info.vendor} ${info.device || info.description} (${info.architecture}) | webgpu ${env.webgpu} | node ${env.node} | git ${env.git}${env.dirty ? '+dirty' : ''}`);
+
+/** Compare `samples` outputs with a float64 dot product computed on the host. */
+function check(label: string, got: Float32Array, want: (i: number) => { v: number; absSum: number; k: number }, samples = 64): Row['check'] {
+  let maxAbs = 0, tolMax = 0;
+  const r = lcg(99);
+  for (let s = 0; s < samples; s++) {
+    const i = Math.floor((r() + 0.5) * got.length) % got.length;
+    const w = want(i);
+    const tol = 2 ** -22 * Math.sqrt(w.k) * w.absSum + 1e-6;
+    const d = Math.abs(got[i]! - w.v);
+    if (!(d <= tol)) throw new Error(`${label}: output ${i} is ${got[i]}, float64 reference ${w.v} (tolerance ${tol})`);
+    maxAbs = Math.max(maxAbs, d); tolMax = Math.max(tolMax, tol);
+  }
+  return { samples, maxAbs, tol: tolMax };
+}
+
+if (!only || only === 'gemm') {
+  const M = 1024, N = 1024, K = 1024;
+  const A = randArr(M * K, 1), B = randArr(K * N, 2);
+  const a = Tensor.fromArray(A, [M, K]), b = Tensor.fromArray(B, [K, N]), c = Tensor.empty([M, N]);
+  const run = () => gemm({ a, b, c, m: M, n: N, k: K });
+  run();
+  const got = await c.read();
+  const chk = check('gemm', got, (i) => {
+    const row = Math.floor(i / N), col = i % N;
+    let v = 0, absSum = 0;
+    for (let q = 0; q < K; q++) { const t = A[row * K + q]! * B[q * N + col]!; v += t; absSum += Math.abs(t); }
+    return { v, absSum, k: K };
+  });
+  const ms = stats(await timeWall(run, { reps, perSubmit: 1 }));
+  const flops = 2 * M * N * K;
+  rows.push({ kernel: 'gemm (NN)', shape: `${M}x${N}x${K}`, ms, gflops: flops / ms.median / 1e6, gbps: 4 * (M * K + K * N + M * N) / ms.median / 1e6, check: chk });
+  for (const t of [a, b, c]) t.dispose();
+}
+
+if (!only || only === 'conv') {
+  const g: ConvGeom = { n: 32, c: 64, h: 32, w: 32, k: 64, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, ho: 32, wo: 32 };
+  const X = randArr(g.n * g.c * g.h * g.w, 3), W = randArr(g.k * g.c * 9, 4), DY = randArr(g.n * g.k * g.ho * g.wo, 5);
+  const x = Tensor.fromArray(X, [g.n, g.c, g.h, g.w]), w = Tensor.fromArray(W, [g.k, g.c, 3, 3]), dy = Tensor.fromArray(DY, [g.n, g.k, g.ho, g.wo]);
+  const y = Tensor.empty([g.n, g.k, g.ho, g.wo]), dx = Tensor.empty([g.n, g.c, g.h, g.w]), dw = Tensor.empty([g.k, g.c, 3, 3]);
+  const flops = 2 * g.n * g.ho * g.wo * g.k * g.c * 9;
+  const at = (arr: Float32Array, n: number, c: number, h: number, w: number, C: number, H: number, W_: number) =>
+    (h < 0 || w < 0 || h >= H || w >= W_) ? 0 : arr[((n * C + c) * H + h) * W_ + w]!;
+  const cases: [string, () => void, Tensor, (i: number) => { v: number; absSum: number; k: number }][] = [
+    ['conv2d fwd', () => conv2dRaw.forward(x, w, null, y, g), y, (i) => {
+      const ox = i % g.wo, oy = Math.floor(i / g.wo) % g.ho, k = Math.floor(i / (g.wo * g.ho)) % g.k, n = Math.floor(i / (g.wo * g.ho * g.k));
+      let v = 0, absSum = 0;
+      for (let c = 0; c < g.c; c++) for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) {
+        const t = W[((k * g.c + c) * 3 + r) * 3 + s]! * at(X, n, c, oy - 1 + r, ox - 1 + s, g.c, g.h, g.w); v += t; absSum += Math.abs(t);
+      }
+      return { v, absSum, k: g.c * 9 };
+    }],
+    ['conv2d bwd data', () => conv2dRaw.backwardData(dy, w, dx, g), dx, (i) => {
+      const ix = i % g.w, iy = Math.floor(i / g.w) % g.h, c = Math.floor(i / (g.w * g.h)) % g.c, n = Math.floor(i / (g.w * g.h * g.c));
+      let v = 0, absSum = 0;
+      for (let k = 0; k < g.k; k++) for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) {
+        const t = W[((k * g.c + c) * 3 + r) * 3 + s]! * at(DY, n, k, iy + 1 - r, ix + 1 - s, g.k, g.ho, g.wo); v += t; absSum += Math.abs(t);
+      }
+      return { v, absSum, k: g.k * 9 };
+    }],
+    ['conv2d bwd weight', () => conv2dRaw.backwardWeight(x, dy, dw, g), dw, (i) => {
+      const s = i % 3, r = Math.floor(i / 3) % 3, c = Math.floor(i / 9) % g.c, k = Math.floor(i / (9 * g.c));
+      let v = 0, absSum = 0;
+      for (let n = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++) {
+        const t = DY[((n * g.k + k) * g.ho + oy) * g.wo + ox]! * at(X, n, c, oy - 1 + r, ox - 1 + s, g.c, g.h, g.w); v += t; absSum += Math.abs(t);
+      }
+      return { v, absSum, k: g.n * g.ho * g.wo };
+    }],
+  ];
+  let total = 0;
+  for (const [name, run, out, want] of cases) {
+    run();
+    const chk = check(name, await out.read(), want, 32);
+    const ms = stats(await timeWall(run, { reps, perSubmit: 1 }));
+    total += ms.median;
+    rows.push({ kernel: name, shape: 'N32 C64 K64 32x32 3x3 s1 p1', ms, gflops: flops / ms.median / 1e6, gbps: 0, check: chk });
+  }
+  rows.push({ kernel: 'conv2d fwd+bwd', shape: 'sum of the three', ms: { median: total, min: NaN, p90: NaN, mean: NaN, n: 0 }, gflops: 3 * flops / total / 1e6, gbps: 0,
+    check: { samples: 0, maxAbs: 0, tol: 0 } });
+  for (const t of [x, w, dy, y, dx, dw]) t.dispose();
+}
+
+await stream.sync();
+console.log(table(['kernel', 'shape', 'median ms', 'min ms', 'p90 ms', 'GFLOP/s', 'checked'],
+  rows.map((r) => [r.kernel, r.shape, r.ms.median, r.ms.min, r.ms.p90, r.gflops, r.check.samples ? `${r.check.samples} pts, max err ${r.check.maxAbs.toExponential(1)}` : '-'])));
+const path = appendJsonl('kernels.jsonl', rows.map((r) => ({ ...env, bench: 'kernels', ...r })));
+if (flag('json')) console.log(JSON.stringify(rows.map((r) => ({ ...env, bench: 'kernels', ...r }))));
+console.log(`appended ${rows.length} rows to ${path}  (${fmt(rows.length)} measurements)`);
+destroyGpu();

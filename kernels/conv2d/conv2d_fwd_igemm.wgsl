@@ -1,0 +1,123 @@
+// conv2d_fwd_igemm: y[n,k,oh,ow] (= or +=) sum_{c,r,s} w[k,c,r,s] * x[n,c,oh*SH-ph+r,ow*SW-pw+s] (+ bias[k]), groups = 1.
+//
+// GEMM view (implicit, per image n): Y[n] (K x Ho*Wo) = W (K x C*KH*KW) * im2col(x[n]) (C*KH*KW x Ho*Wo).
+// Layouts: x NCHW [N,C,H,W], w [K,C,KH,KW], bias [K], y NCHW [N,K,Ho,Wo]; float32.
+// Tile: one workgroup = 16 output channels x WG strips of 4 consecutive output pixels of one output row
+//   (each invocation: 16 channels x 4 pixels, vec4 accumulators). Reduction: loop over c, then the KH rows r:
+//   an invocation loads the 4*SW+KW-1 input values its strip touches in row ih (reused by all KW taps), and the
+//   8 invocations of an aligned subgroup octet load w[k0+8g+lane, c, r, 0..KW-1] once and share them with
+//   subgroupBroadcast.
+// Requirements: feature `subgroups`, subgroup size >= 8; WG a multiple of 8; groups == 1; the overrides KH, KW, SH,
+//   SW equal the Params kh, kw, sh, sw; KW <= 8 and 4*SW + KW - 1 <= 16. Other cases: conv2d_fwd_direct.wgsl.
+// Bindings: 0 p: Params (uniform), 1 x (read), 2 w (read), 3 bias (read; dummy when use_bias == 0), 4 y (read_write).
+// Dispatch: x = ceil(Ho * ceil(Wo/4) / WG), y = ygrid, z = N * zfold, where ygrid * zfold >= ceil(K/16), all
+//   <= 65535 (normally ygrid = ceil(K/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid.
+// Output: y = result when accumulate == 0, y += result otherwise (bias added either way if use_bias).
+// Siblings: conv2d_fwd_direct.wgsl (any groups / depthwise / kernel size), conv2d_fwd_dw.wgsl (depthwise),
+//   gemm_sg*.wgsl for 1x1 stride-1 convolutions (per image W[K,C] * X[C,HW], batch via z).
+// lavapipe overrides: WG = 8 (KH, KW, SH, SW from the layer).
+enable subgroups;
+
+override WG: u32 = 8;
+override KH: u32 = 3;
+override KW: u32 = 3;
+override SH: u32 = 1;
+override SW: u32 = 1;
+
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  K: u32, Ho: u32, Wo: u32, groups: u32,
+  kh: u32, kw: u32, sh: u32, sw: u32,
+  ph: u32, pw: u32, use_bias: u32, accumulate: u32,
+  ygrid: u32, zfold: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const TM: u32 = 16u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_invocation_id) sl: u32) {
+  let n = wid.z / p.zfold;
+  let k0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
+  if (n >= p.N || k0 >= p.K) { return; }   // uniform over the workgroup
+  let lane = sl & 7u;
+  let spr = (p.Wo + 3u) / 4u;               // strips per output row
+  let q = wid.x * WG + lid;                  // this invocation's strip
+  let strip_ok = q < p.Ho * spr;
+  let oh = min(q / spr, p.Ho - 1u);
+  let ow0 = (q % spr) * 4u;
+  let HW = p.H * p.W;
+  let xbase = n * p.C * HW;
+  let iw0 = i32(ow0 * SW) - i32(p.pw);
+  let NX = 4u * SW + KW - 1u;               // input columns touched by the strip
+  // per-column validity and clamped offsets (same for every c and r)
+  var colok: array<bool, 16>;
+  var coff: array<u32, 16>;
+  for (var j = 0u; j < NX; j++) {
+    let iw = iw0 + i32(j);
+    colok[j] = iw >= 0 && iw < i32(p.W);
+    coff[j] = u32(clamp(iw, 0, i32(p.W) - 1));
+  }
+  let CKK = p.C * KH * KW;
+  var wrow: array<u32, 2>;
+  for (var g = 0u; g < 2u; g++) { wrow[g] = min(k0 + 8u * g + lane, p.K - 1u) * CKK; }
+
+  var acc: array<vec4f, 16>;
+  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
+
+  for (var c = 0u; c < p.C; c++) {
+    for (var r = 0u; r < KH; r++) {
+      let ih = i32(oh * SH + r) - i32(p.ph);
+      let rowok = ih >= 0 && ih < i32(p.H);
+      let roff = xbase + c * HW + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W;
+      var xv: array<f32, 16>;
+      for (var j = 0u; j < NX; j++) { xv[j] = select(0.0, x[roff + coff[j]], rowok && colok[j]); }
+      var xs: array<vec4f, 8>;              // xs[s][t] = input for pixel t, tap s
+      for (var s = 0u; s < KW; s++) { xs[s] = vec4f(xv[s], xv[SW + s], xv[2u * SW + s], xv[3u * SW + s]); }
+      let wo = (c * KH + r) * KW;
+      for (var g = 0u; g < 2u; g++) {
+        var wb: array<array<f32, 8>, 8>;      // wb[s][i] = w[k0 + 8g + i, c, r, s]
+        for (var s = 0u; s < KW; s++) {
+          let ws = w[wrow[g] + wo + s];
+          wb[s][0] = subgroupBroadcast(ws, 0u);
+          wb[s][1] = subgroupBroadcast(ws, 1u);
+          wb[s][2] = subgroupBroadcast(ws, 2u);
+          wb[s][3] = subgroupBroadcast(ws, 3u);
+          wb[s][4] = subgroupBroadcast(ws, 4u);
+          wb[s][5] = subgroupBroadcast(ws, 5u);
+          wb[s][6] = subgroupBroadcast(ws, 6u);
+          wb[s][7] = subgroupBroadcast(ws, 7u);
+        }
+        for (var i = 0u; i < 8u; i++) {
+          var t = wb[0][i] * xs[0];
+          for (var s = 1u; s < KW; s++) { t = fma(vec4f(wb[s][i]), xs[s], t); }
+          acc[8u * g + i] += t;
+        }
+      }
+    }
+  }
+
+  if (!strip_ok) { return; }
+  let HWo = p.Ho * p.Wo;
+  for (var i = 0u; i < TM; i++) {
+    let k = k0 + i;
+    if (k < p.K) {
+      var bb = 0.0;
+      if (p.use_bias != 0u) { bb = bias[k]; }
+      let ybase = (n * p.K + k) * HWo + oh * p.Wo + ow0;
+      for (var t = 0u; t < 4u; t++) {
+        if (ow0 + t < p.Wo) {
+          var v = acc[i][t] + bb;
+          if (p.accumulate != 0u) { v += y[ybase + t]; }
+          y[ybase + t] = v;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+// conv2d, NCHW, weight [K, C/groups, kh, kw]: forward, input gradient, weight gradient and bias gradient as
+// separate launches. Variant by shape: 1x1 stride-1 unpadded -> batched GEMM; groups = 1 with small kernels ->
+// implicit GEMM (subgroup kernels); everything else (groups, depthwise, large strides) -> direct kernels.
+import { Tensor, fmtShape } from '../autograd/tensor.js';
+import { record } from '../autograd/tape.js';
+import { noGrad } from '../autograd/scope.js';
+import { stream } from '../gpu/stream.js';
+import { gpuContext } from '../gpu/device.js';
+import { tuned } from '../gpu/tuning.js';
+import { kernels, type KernelName } from '../gen/kernels.gen.js';
+import type { KernelSpec } from '../gpu/spec.js';
+import { checkTensor, checkF32, checkRank, opError } from './util.js';
+import { gemm, foldRows } from './gemm.js';
+import { sum } from './reduce.js';
+
+export interface ConvGeom {
+  n: number; c: number; h: number; w: number; k: number; kh: number; kw: number;
+  sh: number; sw: number; ph: number; pw: number; groups: number; ho: number; wo: number;
+}
+
+export interface Conv2dOptions { stride?: number | [number, number]; padding?: number | [number, number]; groups?: number }
+
+const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
+
+let dummy: Tensor | null = null;
+const dummyBuf = () => { if (!dummy || dummy.isDisposed) dummy = new Tensor([4], 'f32', undefined, false); return dummy; };
+
+const hasSubgroups = () => gpuContext().features.has('subgroups');
+const is1x1 = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1;
+const igemmOk = (g: ConvGeom) => hasSubgroups() && g.groups === 1 && g.kw <= 8 && 4 * g.sw + g.kw - 1 <= 16;
+
+/** The kernel's Params, picked by name from the geometry and the extra fields (the reflected struct decides). */
+function params(name: KernelName, g: ConvGeom, extra: Record<string, number>): Record<string, number> {
+  const all: Record<string, number> = {
+    N: g.n, C: g.c, H: g.h, W: g.w, K: g.k, Ho: g.ho, Wo: g.wo, groups: g.groups,
+    kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, ...extra,
+  };
+  const spec = kernels[name] as KernelSpec;
+  const out: Record<string, number> = {};
+  for (const f of Object.keys(spec.params.fields)) {
+    if (all[f] === undefined) throw new Error(`conv2d: no value for ${name} Params.${f}`);
+    out[f] = all[f]!;
+  }
+  return out;
+}
+
+function need(name: string): KernelName {
+  if (!(name in kernels)) throw new Error(`conv2d: kernel ${name} is not built (kernels/conv2d/${name}.wgsl missing)`);
+  return name as KernelName;
+}
+
+const convFlops = (g: ConvGeom) => 2 * g.n * g.ho * g.wo * g.k * (g.c / g.groups) * g.kh * g.kw;
+
+/** Raw launches (no tape); outputs are written (=). */
+export const conv2dRaw = {
+  forward(x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+    const cost = { flops: convFlops(g), bytes: 4 * (x.size + w.size + y.size) };
+    if (is1x1(g) && hasSubgroups() && !bias) {
+      const hw = g.h * g.w;
+      gemm({ a: w, b: x, c: y, m: g.k, n: hw, k: g.c, batch: g.n, strideA: 0, strideB: g.c * hw, strideC: g.k * hw });
+      return;
+    }
+    if (igemmOk(g)) {
+      const name = need('conv2d_fwd_igemm');
+      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
+      const wg = ov.WG ?? 8;
+      const { ygrid, zfold } = foldRows(Math.ceil(g.k / 16), g.n);
+      stream.dispatch(name, ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ygrid, zfold }),
+        [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], [Math.ceil((g.ho * Math.ceil(g.wo / 4)) / wg), ygrid, g.n * zfold], cost);
+      return;
+    }
+    const name = need('conv2d_fwd_direct');
+    const d = directDispatch(name, g, 'fwd');
+    stream.dispatch(name, d.ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ...d.extra }),
+      [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], d.grid, cost);
+  },
+
+  backwardData(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
+    const cost = { flops: convFlops(g), bytes: 4 * (dy.size + w.size + dx.size) };
+    if (is1x1(g) && hasSubgroups()) {
+      const hw = g.h * g.w;
+      gemm({ a: w, b: dy, c: dx, m: g.c, n: hw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * hw, strideC: g.c * hw });
+      return;
+    }
+    if (igemmOk(g) && g.sh === 1 && g.sw === 1 && g.kw <= 8 && g.ph < g.kh && g.pw < g.kw) {
+      const name = need('conv2d_bwd_data_igemm');
+      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw };
+      const wg = ov.WG ?? 8;
+      const { ygrid, zfold } = foldRows(Math.ceil(g.c / 16), g.n);
+      stream.dispatch(name, ov, params(name, g, { accumulate: 0, ygrid, zfold }),
+        [dy.binding, w.binding, dx.binding], [Math.ceil((g.h * Math.ceil(g.w / 4)) / wg), ygrid, g.n * zfold], cost);
+      return;
+    }
+    const name = need('conv2d_bwd_data_direct');
+    const d = directDispatch(name, g, 'data');
+    stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [dy.binding, w.binding, dx.binding], d.grid, cost);
+  },
+
+  backwardWeight(x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeom): void {
+    const cost = { flops: convFlops(g), bytes: 4 * (x.size + dy.size + dw.size) };
+    // 1x1 convolutions take the implicit-GEMM path too: a GEMM over N*HW cannot be one strided view of NCHW.
+    if (igemmOk(g)) {
+      const name = need('conv2d_bwd_weight_igemm');
+      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
+      const wg = ov.WG ?? 8;
+      stream.dispatch(name, ov, params(name, g, { accumulate: 0, nsplit: 1, nper: g.n }),
+        [x.binding, dy.binding, dw.binding], [Math.ceil((g.c * g.kh) / wg), Math.ceil(g.k / 16), 1], cost);
+      return;
+    }
+    const name = need('conv2d_bwd_weight_direct');
+    const d = directDispatch(name, g, 'weight');
+    stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [x.binding, dy.binding, dw.binding], d.grid, cost);
+  },
+};
+
+/** Direct kernels: one output element per invocation, 1-D folded grid (see their headers). */
+function directDispatch(name: KernelName, g: ConvGeom, which: 'fwd' | 'data' | 'weight'): { ov: Record<string, number>; grid: [number, number, number]; extra: Record<string, number> } {
+  const ov = tuned(name);
+  const wg = ov.WG ?? (kernels[name] as KernelSpec).overrides.WG?.default ?? 64;
+  const outputs = which === 'fwd' ? g.n * g.k * g.ho * g.wo : which === 'data' ? g.n * g.c * g.h * g.w : g.k * (g.c / g.groups) * g.kh * g.kw;
+  const groups = Math.ceil(outputs / wg);
+  const gx = Math.min(groups, 65535);
+  return { ov, grid: [gx, Math.ceil(groups / gx), 1], extra: {} };
+}
+
+export function convGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeom {
+  const [sh, sw] = pair(opts.stride ?? 1);
+  const [ph, pw] = pair(opts.padding ?? 0);
+  const groups = opts.groups ?? 1;
+  const [n, c, h, wd] = x.shape as [number, number, number, number];
+  const [k, cg, kh, kw] = w.shape as [number, number, number, number];
+  if (![sh, sw, groups].every((v) => Number.isInteger(v) && v >= 1) || ![ph, pw].every((v) => Number.isInteger(v) && v >= 0)) {
+    throw opError('conv2d', `stride and groups must be positive integers and padding non-negative, got stride ${sh}x${sw} padding ${ph}x${pw} groups ${groups}`);
+  }
+  if (c % groups !== 0 || k % groups !== 0) throw opError('conv2d', `groups ${groups} must divide input channels ${c} and output channels ${k}`);
+  if (cg !== c / groups) throw opError('conv2d', `weight ${w.label()} expects ${cg * groups} input channels (groups ${groups}), input ${x.label()} has ${c}`);
+  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1, wo = Math.floor((wd + 2 * pw - kw) / sw) + 1;
+  if (ho < 1 || wo < 1) throw opError('conv2d', `input ${x.label()} with padding ${ph}x${pw} is smaller than the kernel ${kh}x${kw}`);
+  return { n, c, h, w: wd, k, kh, kw, sh, sw, ph, pw, groups, ho, wo };
+}
+
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  checkTensor('conv2d', 'x', x); checkTensor('conv2d', 'weight', w);
+  checkF32('conv2d', 'x', x); checkF32('conv2d', 'weight', w);
+  checkRank('conv2d', 'x', x, 4); checkRank('conv2d', 'weight', w, 4);
+  const g = convGeometry(x, w, opts);
+  if (bias) {
+    checkTensor('conv2d', 'bias', bias);
+    if (bias.shape.length !== 1 || bias.shape[0] !== g.k) throw opError('conv2d', `bias ${bias.label()} must be [${g.k}]`);
+  }
+  const y = Tensor.empty([g.n, g.k, g.ho, g.wo]);
+  conv2dRaw.forward(x, w, bias, y, g);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  record('conv2d', inputs, y, [x, w], (dy, [sx, sw], needs) => {
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (needs[0]) { dx = Tensor.empty(x.shape); conv2dRaw.backwardData(dy, sw!, dx, g); }
+    if (needs[1]) { dw = Tensor.empty(w.shape); conv2dRaw.backwardWeight(sx!, dy, dw, g); }
+    if (bias && needs[2]) db = noGrad(() => sum(dy, [0, 2, 3]));
+    return [dx, dw, db];
+  });
+  return y;
+}
+
+export function describeConv(g: ConvGeom): string {
+  return `x ${fmtShape([g.n, g.c, g.h, g.w])} k${g.kh}x${g.kw} s${g.sh} p${g.ph} g${g.groups} -> ${fmtShape([g.n, g.k, g.ho, g.wo])}`;
+}
