@@ -355,6 +355,144 @@ export function colorJitter(img: FloatImage, j: JitterDraw): void {
   }
 }
 
+/**
+ * The same result as `colorJitter` followed (when `thenGrey`) by
+ * `toGrayscale`, in one or two sweeps instead of up to six: the per-pixel
+ * ops run back to back while a pixel sits in registers, and contrast only
+ * splits the work where it needs the grey mean of the image as it is then.
+ * The op order is fixed per image, so its branches are perfectly predicted.
+ */
+export function colorJitterFused(img: FloatImage, j: JitterDraw | null, thenGrey = false): void {
+  const order = j ? j.order : [];
+  const ci = order.indexOf(JitterOp.Contrast);
+  if (img.channels === 1) {
+    // Grey: saturation, hue and grayscale leave it alone; brightness and contrast in order.
+    for (const op of order) {
+      if (op === JitterOp.Brightness) adjustBrightness(img, j!.brightness);
+      else if (op === JitterOp.Contrast) adjustContrast(img, j!.contrast);
+    }
+    return;
+  }
+  if (ci < 0) {
+    jitterSweep(img, j, order, false, 0, thenGrey, false);
+    return;
+  }
+  const mean = jitterSweep(img, j, order.slice(0, ci), false, 0, false, true);
+  jitterSweep(img, j, order.slice(ci + 1), true, (1 - j!.contrast) * mean, thenGrey, false);
+}
+
+// One sweep over an RGB image: optional contrast (factor from j, offset given)
+// first, then `ops` (brightness / saturation / hue, in order), then optional
+// grey. Returns the grey mean of the result when asked.
+function jitterSweep(img: FloatImage, j: JitterDraw | null, ops: JitterOp[], contrast: boolean, cOffset: number, grey: boolean, wantMean: boolean): number {
+  const d = img.data;
+  const n = img.height * img.width;
+  const n2 = 2 * n;
+  const hIdx = ops.indexOf(JitterOp.Hue);
+  const before = hIdx < 0 ? ops : ops.slice(0, hIdx);
+  const after = hIdx < 0 ? [] : ops.slice(hIdx + 1);
+  // Up to two brightness/saturation ops on each side of the hue shift.
+  const a0: number = before[0] ?? -1;
+  const a1: number = before[1] ?? -1;
+  const b0: number = after[0] ?? -1;
+  const b1: number = after[1] ?? -1;
+  const hue = hIdx >= 0;
+  const writes = contrast || ops.length > 0 || grey;
+  const B = JitterOp.Brightness;
+  const S = JitterOp.Saturation;
+  const bf = j ? j.brightness : 1;
+  const cf = j ? j.contrast : 1;
+  const sf = j ? j.saturation : 1;
+  const s6 = j ? 6 * j.hue : 0;
+  const wr = (1 - sf) * GREY_R;
+  const wg = (1 - sf) * GREY_G;
+  const wb = (1 - sf) * GREY_B;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let r = d[i]!;
+    let g = d[n + i]!;
+    let b = d[n2 + i]!;
+    if (contrast) {
+      r = Math.min(1, Math.max(0, cf * r + cOffset));
+      g = Math.min(1, Math.max(0, cf * g + cOffset));
+      b = Math.min(1, Math.max(0, cf * b + cOffset));
+    }
+    if (a0 === B) {
+      r = Math.min(1, Math.max(0, r * bf));
+      g = Math.min(1, Math.max(0, g * bf));
+      b = Math.min(1, Math.max(0, b * bf));
+    } else if (a0 === S) {
+      const y = wr * r + wg * g + wb * b;
+      r = Math.min(1, Math.max(0, sf * r + y));
+      g = Math.min(1, Math.max(0, sf * g + y));
+      b = Math.min(1, Math.max(0, sf * b + y));
+    }
+    if (a1 === B) {
+      r = Math.min(1, Math.max(0, r * bf));
+      g = Math.min(1, Math.max(0, g * bf));
+      b = Math.min(1, Math.max(0, b * bf));
+    } else if (a1 === S) {
+      const y = wr * r + wg * g + wb * b;
+      r = Math.min(1, Math.max(0, sf * r + y));
+      g = Math.min(1, Math.max(0, sf * g + y));
+      b = Math.min(1, Math.max(0, sf * b + y));
+    }
+    if (hue) {
+      // As adjustHue.
+      const hi = Math.max(r, g, b);
+      const lo = Math.min(r, g, b);
+      const c = hi - lo;
+      if (c !== 0) {
+        let h = hi === r ? (g - b) / c : hi === g ? 2 + (b - r) / c : 4 + (r - g) / c;
+        h += s6;
+        h -= 6 * Math.floor(h / 6);
+        if (h >= 6) h = 0;
+        const sector = h | 0;
+        const x = c * (h - sector);
+        if (sector === 0) { r = hi; g = lo + x; b = lo; }
+        else if (sector === 1) { r = hi - x; g = hi; b = lo; }
+        else if (sector === 2) { r = lo; g = hi; b = lo + x; }
+        else if (sector === 3) { r = lo; g = hi - x; b = hi; }
+        else if (sector === 4) { r = lo + x; g = lo; b = hi; }
+        else { r = hi; g = lo; b = hi - x; }
+      }
+    }
+    if (b0 === B) {
+      r = Math.min(1, Math.max(0, r * bf));
+      g = Math.min(1, Math.max(0, g * bf));
+      b = Math.min(1, Math.max(0, b * bf));
+    } else if (b0 === S) {
+      const y = wr * r + wg * g + wb * b;
+      r = Math.min(1, Math.max(0, sf * r + y));
+      g = Math.min(1, Math.max(0, sf * g + y));
+      b = Math.min(1, Math.max(0, sf * b + y));
+    }
+    if (b1 === B) {
+      r = Math.min(1, Math.max(0, r * bf));
+      g = Math.min(1, Math.max(0, g * bf));
+      b = Math.min(1, Math.max(0, b * bf));
+    } else if (b1 === S) {
+      const y = wr * r + wg * g + wb * b;
+      r = Math.min(1, Math.max(0, sf * r + y));
+      g = Math.min(1, Math.max(0, sf * g + y));
+      b = Math.min(1, Math.max(0, sf * b + y));
+    }
+    if (grey) {
+      const y = GREY_R * r + GREY_G * g + GREY_B * b;
+      r = y;
+      g = y;
+      b = y;
+    }
+    if (writes) {
+      d[i] = r;
+      d[n + i] = g;
+      d[n2 + i] = b;
+    }
+    if (wantMean) sum += GREY_R * r + GREY_G * g + GREY_B * b;
+  }
+  return sum / n;
+}
+
 /** Replace every channel by the grey value (channel count kept, as RandomGrayscale does). In place. */
 export function toGrayscale(img: FloatImage): void {
   if (img.channels === 1) return;

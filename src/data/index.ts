@@ -34,6 +34,7 @@ export {
   centerCropBox,
   channelStats,
   colorJitter,
+  colorJitterFused,
   gaussianBlur,
   gaussianBlurNormalizeInto,
   gaussianWeights,

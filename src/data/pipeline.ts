@@ -3,13 +3,12 @@
 
 import {
   centerCropBox,
-  colorJitter,
+  colorJitterFused,
   gaussianBlurNormalizeInto,
   normalizeInto,
   resizedCrop,
   sampleJitter,
   sampleResizedCrop,
-  toGrayscale,
   type CropBox,
   type FloatImage,
   type JitterDraw,
@@ -261,8 +260,7 @@ export class Augmenter {
     // identities on grey) and is replicated only when written out.
     const workC = src.channels === 1 || p.channels === 1 ? 1 : 3;
     const img: FloatImage = resizedCrop(src, box, p.height, p.width, { flip: draw.flip, channels: workC, out: this.work });
-    if (draw.jitter) colorJitter(img, draw.jitter);
-    if (draw.grayscale) toGrayscale(img);
+    if (draw.jitter || draw.grayscale) colorJitterFused(img, draw.jitter, draw.grayscale);
     // The blur's last pass writes the normalised result straight into the batch.
     if (draw.blurSigma > 0) gaussianBlurNormalizeInto(img, draw.blurSigma, p.mean, p.std, out, offset, p.channels);
     else normalizeInto(img, p.mean, p.std, out, offset, p.channels);

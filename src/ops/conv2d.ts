@@ -113,14 +113,20 @@ export const conv2dRaw = {
   },
 };
 
-/** Direct kernels: one output element per invocation, 1-D folded grid (see their headers). */
+/** Direct kernels (see their headers): fwd/data tile 4-pixel strips of one channel per invocation, channels over
+ *  y (folded into z with the batch); weight: one dw element per invocation over a folded 1-D grid. */
 function directDispatch(name: KernelName, g: ConvGeom, which: 'fwd' | 'data' | 'weight'): { ov: Record<string, number>; grid: [number, number, number]; extra: Record<string, number> } {
   const ov = tuned(name);
-  const wg = ov.WG ?? (kernels[name] as KernelSpec).overrides.WG?.default ?? 64;
-  const outputs = which === 'fwd' ? g.n * g.k * g.ho * g.wo : which === 'data' ? g.n * g.c * g.h * g.w : g.k * (g.c / g.groups) * g.kh * g.kw;
-  const groups = Math.ceil(outputs / wg);
-  const gx = Math.min(groups, 65535);
-  return { ov, grid: [gx, Math.ceil(groups / gx), 1], extra: {} };
+  const wg = ov.WG ?? (kernels[name] as KernelSpec).overrides.WG?.default ?? 8;
+  if (which === 'weight') {
+    const len = g.k * (g.c / g.groups) * g.kh * g.kw;
+    const groups = Math.ceil(len / wg);
+    const wgx = Math.min(groups, 65535);
+    return { ov, grid: [wgx, Math.ceil(groups / wgx), 1], extra: { nsplit: 1, nper: g.n, wgx } };
+  }
+  const [chans, rows, cols] = which === 'fwd' ? [g.k, g.ho, g.wo] : [g.c, g.h, g.w];
+  const { ygrid, zfold } = foldRows(chans, g.n);
+  return { ov, grid: [Math.ceil((rows * Math.ceil(cols / 4)) / wg), ygrid, g.n * zfold], extra: { ygrid, zfold } };
 }
 
 export function convGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeom {
