@@ -23,6 +23,9 @@ export interface GpuContext {
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
 
 let ctx: GpuContext | null = null;
+// The Dawn instance outlives destroyGpu(): dropping it while Dawn still delivers the device-lost callback
+// crashes the process at exit.
+let instanceKeepAlive: GPU | null = null;
 let pending: Promise<GpuContext> | null = null;
 const errors: string[] = [];
 
@@ -50,6 +53,7 @@ export async function initGpu(opts: GpuOptions = {}): Promise<GpuContext> {
     Object.assign(globalThis, globals);
     const toggles = opts.toggles ?? [];
     const gpu = create(toggles);
+    instanceKeepAlive = gpu;
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error(INSTALL_HINT);
     const wanted = opts.features ?? OPTIONAL_FEATURES;
@@ -91,6 +95,10 @@ export async function initGpu(opts: GpuOptions = {}): Promise<GpuContext> {
 export function gpuContext(): GpuContext {
   if (!ctx) throw new Error('GPU not initialised: await initGpu() first');
   return ctx;
+}
+
+export function keptInstance(): GPU | null {
+  return instanceKeepAlive;
 }
 
 export function hasGpu(): boolean {

@@ -1,0 +1,28 @@
+// The command line: `simreg info` reports the adapter and exits cleanly (a crash at Dawn teardown fails this),
+// unknown commands exit 2 with the usage.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+
+test('simreg info prints the adapter and exits 0, five times in a row', () => {
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8' });
+    assert.is(r.status, 0, `run ${i}: exit ${r.status} signal ${r.signal}\n${r.stderr}`);
+    assert.match(r.stdout, /adapter:/);
+    assert.match(r.stdout, /maxStorageBufferBindingSize\s+\d+/);
+  }
+});
+
+test('unknown command exits 2 and prints usage', () => {
+  const r = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+  assert.match(r.stderr, /usage: simreg/);
+});
+
+test.run();
