@@ -6,3 +6,4 @@ export { Tensor, shapeSize, setPoison } from './autograd/tensor.js';
 export { tidy, noGrad, isGradEnabled } from './autograd/scope.js';
 export { backward, record } from './autograd/tape.js';
 export * from './ops/index.js';
+export * from './nn/index.js';

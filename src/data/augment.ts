@@ -35,6 +35,12 @@ export const GREY_B = 0.114;
 
 // ---------------------------------------------------------------- geometry
 
+/** Round half to even, as Python's round() (which torchvision's box arithmetic uses). */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /**
  * torchvision's RandomResizedCrop.get_params: area fraction uniform in
  * `scale`, aspect ratio log-uniform in `ratio`, 10 tries, then a centred
@@ -47,8 +53,8 @@ export function sampleResizedCrop(rng: Rng, width: number, height: number, scale
   for (let attempt = 0; attempt < 10; attempt++) {
     const target = area * rng.range(scale[0], scale[1]);
     const aspect = Math.exp(rng.range(logLo, logHi));
-    const w = Math.round(Math.sqrt(target * aspect));
-    const h = Math.round(Math.sqrt(target / aspect));
+    const w = roundHalfEven(Math.sqrt(target * aspect));
+    const h = roundHalfEven(Math.sqrt(target / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
       const y = rng.int(height - h + 1);
       const x = rng.int(width - w + 1);
@@ -59,9 +65,9 @@ export function sampleResizedCrop(rng: Rng, width: number, height: number, scale
   let w = width;
   let h = height;
   if (inRatio < ratio[0]) {
-    h = Math.max(1, Math.min(height, Math.round(w / ratio[0])));
+    h = Math.max(1, Math.min(height, roundHalfEven(w / ratio[0])));
   } else if (inRatio > ratio[1]) {
-    w = Math.max(1, Math.min(width, Math.round(h * ratio[1])));
+    w = Math.max(1, Math.min(width, roundHalfEven(h * ratio[1])));
   }
   return { x: Math.floor((width - w) / 2), y: Math.floor((height - h) / 2), w, h };
 }
@@ -80,8 +86,8 @@ export function centerCropBox(width: number, height: number, resize: number, out
   }
   const sx = rw / width;
   const sy = rh / height;
-  const x = Math.round((rw - outW) / 2);
-  const y = Math.round((rh - outH) / 2);
+  const x = roundHalfEven((rw - outW) / 2);
+  const y = roundHalfEven((rh - outH) / 2);
   return { x: x / sx, y: y / sy, w: outW / sx, h: outH / sy };
 }
 
@@ -547,15 +553,17 @@ export function gaussianBlur(img: FloatImage, sigma: number): void {
  */
 export function gaussianBlurNormalizeInto(img: FloatImage, sigma: number, mean: readonly number[], std: readonly number[], out: Float32Array, offset: number, outChannels = img.channels): void {
   checkNormalize(img, mean, std, outChannels);
+  if (img.channels !== outChannels) {
+    // One plane to several: blur it once in place, then replicate while normalising.
+    gaussianBlur(img, sigma);
+    normalizeInto(img, mean, std, out, offset, outChannels);
+    return;
+  }
   const w = gaussianWeights(sigma);
   const n = img.height * img.width;
   for (let c = 0; c < outChannels; c++) {
     const inv = 1 / std[c]!;
-    if (img.channels === 1 && c > 0 && mean[c] === mean[0] && std[c] === std[0]) {
-      out.copyWithin(offset + c * n, offset, offset + n); // same plane again
-      continue;
-    }
-    blurPlane(img, img.channels === 1 ? 0 : c, w, out, offset + c * n, inv, -mean[c]! * inv);
+    blurPlane(img, c, w, out, offset + c * n, inv, -mean[c]! * inv);
   }
 }
 

@@ -137,7 +137,7 @@ export async function decodeImage(bytes: Uint8Array, file: string, channels: 1 |
   try {
     // 'error' rejects corrupt and truncated data but tolerates the harmless
     // warnings (extra bytes, odd markers) common in real photo collections.
-    let img = sharp(bytes, { failOn: 'error' });
+    let img = sharp(bytes, { failOn: 'error', sequentialRead: true });
     let want: { width: number; height: number } | null = null;
     if (opts.region) {
       const r = opts.region;

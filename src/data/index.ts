@@ -42,6 +42,7 @@ export {
   hflip,
   normalizeInto,
   resizedCrop,
+  roundHalfEven,
   sampleJitter,
   sampleResizedCrop,
   toFloatImage,

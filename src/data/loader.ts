@@ -80,8 +80,10 @@ export interface EpochOptions {
 /** Builds batches somewhere; results come back through promises. */
 interface Executor {
   readonly capacity: number;
-  /** Resolves with the batch and the worker that built it (-1: this thread). */
-  submit(job: BatchJob): Promise<BuiltBatch & { worker: number }>;
+  /** Resolves with the batch and the worker that built it (-1: this thread). `run` tags the epoch iteration. */
+  submit(job: BatchJob, run: number): Promise<BuiltBatch & { worker: number }>;
+  /** Forget the jobs of an abandoned iteration that have not started (they reject). */
+  drop(run: number): void;
   /** Take back a released batch's buffers (ownership passes with the call). */
   recycle(worker: number, buffers: ArrayBuffer[]): void;
   close(): Promise<void>;
@@ -100,14 +102,23 @@ class InlineExecutor implements Executor {
     this.pool = new BufferPool(capacity + 2);
   }
 
-  submit(job: BatchJob): Promise<BuiltBatch & { worker: number }> {
+  private dropped = -1;
+
+  submit(job: BatchJob, runId: number): Promise<BuiltBatch & { worker: number }> {
     const run = () =>
       new Promise<void>((r) => setImmediate(r))
-        .then(() => buildBatch(this.ds, this.aug, this.cfg, job, this.pool))
+        .then(() => {
+          if (runId <= this.dropped) throw new Error('batch of an abandoned epoch iteration');
+          return buildBatch(this.ds, this.aug, this.cfg, job, this.pool);
+        })
         .then((b) => ({ ...b, worker: -1 }));
     const p = this.tail.then(run, run);
     this.tail = p.catch(() => {});
     return p;
+  }
+
+  drop(run: number): void {
+    this.dropped = Math.max(this.dropped, run);
   }
 
   recycle(_worker: number, buffers: ArrayBuffer[]): void {
@@ -119,6 +130,7 @@ class InlineExecutor implements Executor {
 
 interface Pending {
   job: BatchJob;
+  run: number;
   id: number;
   resolve: (b: BuiltBatch & { worker: number }) => void;
   reject: (e: Error) => void;
@@ -159,13 +171,23 @@ class WorkerPool implements Executor {
     }
   }
 
-  submit(job: BatchJob): Promise<BuiltBatch & { worker: number }> {
+  submit(job: BatchJob, run: number): Promise<BuiltBatch & { worker: number }> {
     if (this.closed) return Promise.reject(new Error('data loader is closed'));
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<BuiltBatch & { worker: number }>((resolve, reject) => {
-      this.queue.push({ job, id: this.nextId++, resolve, reject });
+      this.queue.push({ job, run, id: this.nextId++, resolve, reject });
       this.dispatch();
     });
+  }
+
+  drop(run: number): void {
+    const err = new Error('batch of an abandoned epoch iteration');
+    const keep: Pending[] = [];
+    for (const p of this.queue) {
+      if (p.run <= run) p.reject(err);
+      else keep.push(p);
+    }
+    this.queue = keep;
   }
 
   private dispatch(): void {
@@ -278,14 +300,18 @@ export class DataLoader {
   readonly workers: number;
   /** Every sample skipped as undecodable so far, over all epochs. */
   readonly skipped: SkippedFile[] = [];
+  /** Counters for tests and benches: batches submitted and delivered, and the most ever queued or being built at once. */
+  readonly stats = { submitted: 0, delivered: 0, maxPending: 0 };
 
   private readonly augmenter: Augmenter;
   private readonly config: BatchConfig;
   private readonly prefetch: number;
-  private readonly workerUrl: string | URL | undefined;
+  private readonly workerScript: URL | null;
   private readonly warn: (message: string) => void;
   private executor: Executor | null = null;
   private run = 0;
+  /** Ends the iteration in progress, if any (a new epoch() supersedes it). */
+  private endActive: ((why: Error) => void) | null = null;
   private closed = false;
 
   constructor(dataset: Dataset, opts: LoaderOptions) {
@@ -304,7 +330,6 @@ export class DataLoader {
     this.dropLast = opts.dropLast ?? false;
     this.workers = workers;
     this.prefetch = Math.max(1, opts.prefetch ?? (workers > 0 ? 2 : 1));
-    this.workerUrl = opts.workerUrl;
     this.warn = opts.onWarning ?? ((m) => console.warn(m));
     const datasetSkip = (dataset as { onBadFile?: string }).onBadFile === 'skip';
     this.config = {
@@ -317,6 +342,8 @@ export class DataLoader {
     if (workers > 0 && !dataset.spec) {
       throw new Error(`${dataset.name}: this data set cannot be sent to worker threads (it has no spec()); use workers: 0`);
     }
+    // Find the worker script now, so a bad installation fails here rather than mid-run.
+    this.workerScript = workers > 0 ? findWorkerScript(opts.workerUrl) : null;
   }
 
   /** Batches in one epoch. */
@@ -336,7 +363,7 @@ export class DataLoader {
       if (this.workers === 0) {
         this.executor = new InlineExecutor(this.dataset, this.augmenter, this.config, this.prefetch);
       } else {
-        const url = findWorkerScript(this.workerUrl);
+        const url = this.workerScript!;
         const init: WorkerInit = { dataset: this.dataset.spec!(), pipeline: this.pipeline, config: this.config, poolSize: this.prefetch + 2 };
         this.executor = new WorkerPool(this.workers, this.prefetch, url, init);
       }
@@ -355,6 +382,7 @@ export class DataLoader {
     const total = this.batchesPerEpoch;
     const start = opts.startBatch ?? 0;
     if (!Number.isInteger(start) || start < 0 || start > total) throw new Error(`startBatch ${start} is outside [0, ${total}] for epoch ${epoch}`);
+    this.endActive?.(new Error(`the iteration of epoch ${epoch} was superseded by a later call to epoch()`));
     const runId = ++this.run;
     const order = this.order(epoch);
     const n = this.dataset.length;
@@ -363,6 +391,7 @@ export class DataLoader {
     let nextSubmit = start;
     let nextYield = start;
     let finished = false;
+    let endError: Error | null = null;
     const epochSkipped: SkippedFile[] = [];
     const [c, h, w] = [this.pipeline.channels, this.pipeline.height, this.pipeline.width];
 
@@ -371,16 +400,23 @@ export class DataLoader {
       while (nextSubmit < total && window.length < ex.capacity) {
         const b = nextSubmit++;
         const indices = order.slice(b * bs, Math.min(n, (b + 1) * bs));
-        const p = ex.submit({ epoch, batch: b, indices });
+        const p = ex.submit({ epoch, batch: b, indices }, runId);
         p.catch(() => {}); // surfaced when its turn comes; dropped if the epoch is abandoned
         window.push(p);
+        this.stats.submitted++;
+        this.stats.maxPending = Math.max(this.stats.maxPending, window.length);
       }
     };
-    const finish = () => {
+    const finish = (why?: Error) => {
       if (finished) return;
       finished = true;
+      endError = why ?? null;
       window.length = 0;
+      if (this.endActive === finish) this.endActive = null;
+      // Batches not yet started are not built for nothing.
+      this.executor?.drop(runId);
     };
+    this.endActive = finish;
 
     const self = this;
     const it: AsyncIterableIterator<Batch> = {
@@ -388,14 +424,16 @@ export class DataLoader {
         return it;
       },
       async next(): Promise<IteratorResult<Batch>> {
-        if (finished) return { done: true, value: undefined };
+        if (finished) {
+          // Say once why the iteration ended early (superseded); then behave as done.
+          const e = endError;
+          endError = null;
+          if (e) throw e;
+          return { done: true, value: undefined };
+        }
         if (self.closed) {
           finish();
           throw new Error('data loader is closed');
-        }
-        if (runId !== self.run) {
-          finish();
-          throw new Error(`epoch ${epoch} iteration was superseded by a later call to epoch()`);
         }
         if (nextYield >= total) {
           finish();
@@ -410,13 +448,14 @@ export class DataLoader {
           finish();
           throw err;
         }
-        if (finished || runId !== self.run) {
-          finish();
-          if (self.closed) throw new Error('data loader is closed');
-          throw new Error(`epoch ${epoch} iteration was superseded by a later call to epoch()`);
+        if (finished) {
+          const e = endError ?? new Error('data loader is closed');
+          endError = null;
+          throw e;
         }
         window.shift();
         nextYield++;
+        self.stats.delivered++;
         fill();
         if (built.skipped.length > 0) {
           epochSkipped.push(...built.skipped);
@@ -452,6 +491,7 @@ export class DataLoader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.endActive?.(new Error('data loader is closed'));
     const ex = this.executor;
     this.executor = null;
     if (ex) await ex.close();

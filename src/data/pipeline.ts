@@ -59,7 +59,7 @@ export interface PipelineOptions {
   scale?: [number, number];
   /** Random-resized-crop aspect-ratio range (default [3/4, 4/3]). */
   ratio?: [number, number];
-  /** Evaluation resize of the shorter side (default: size / 0.875 rounded for sizes >= 128, else size). */
+  /** Evaluation resize of the shorter side (default: the larger output side / 0.875, rounded, for sizes >= 128; else the larger output side). */
   resize?: number;
 }
 
@@ -98,7 +98,8 @@ export function makePipeline(name: PipelineName, opts: PipelineOptions): Pipelin
       };
       break;
     case 'eval': {
-      const side = Math.min(height, width);
+      // The shorter side goes to `resize`; the larger crop side must fit in it.
+      const side = Math.max(height, width);
       const resize = opts.resize ?? (side >= 128 ? Math.round(side / 0.875) : side);
       spec = { ...base, name, crop: { type: 'center', resize }, flip: 0 };
       break;
@@ -130,7 +131,7 @@ export function checkPipeline(p: PipelineSpec): void {
     if (!(s0 > 0 && s0 <= s1 && s1 <= 1)) bad(`crop scale [${s0}, ${s1}] must satisfy 0 < min <= max <= 1`);
     if (!(r0 > 0 && r0 <= r1)) bad(`crop ratio [${r0}, ${r1}] must satisfy 0 < min <= max`);
   } else if (p.crop.type === 'center') {
-    if (!(p.crop.resize >= Math.min(p.height, p.width))) bad(`eval resize ${p.crop.resize} is smaller than the crop ${p.height}x${p.width}`);
+    if (!(p.crop.resize >= Math.max(p.height, p.width))) bad(`eval resize ${p.crop.resize} is smaller than the crop ${p.height}x${p.width}`);
   } else {
     bad(`unknown crop type '${(p.crop as { type: string }).type}'`);
   }
@@ -261,9 +262,11 @@ export class Augmenter {
     const workC = src.channels === 1 || p.channels === 1 ? 1 : 3;
     const img: FloatImage = resizedCrop(src, box, p.height, p.width, { flip: draw.flip, channels: workC, out: this.work });
     if (draw.jitter || draw.grayscale) colorJitterFused(img, draw.jitter, draw.grayscale);
+    // After grayscale the three planes are equal: blur and normalise one, replicate it.
+    const view = draw.grayscale && img.channels === 3 ? { ...img, channels: 1 } : img;
     // The blur's last pass writes the normalised result straight into the batch.
-    if (draw.blurSigma > 0) gaussianBlurNormalizeInto(img, draw.blurSigma, p.mean, p.std, out, offset, p.channels);
-    else normalizeInto(img, p.mean, p.std, out, offset, p.channels);
+    if (draw.blurSigma > 0) gaussianBlurNormalizeInto(view, draw.blurSigma, p.mean, p.std, out, offset, p.channels);
+    else normalizeInto(view, p.mean, p.std, out, offset, p.channels);
   }
 
   /** Draw and render in one go (the whole image in memory). */

@@ -212,7 +212,7 @@ class Stream {
     if (!this.encoder) return;
     const enc = this.endPass();
     const { device } = gpuContext();
-    if (this.profiling && this.querySet && this.queryLabels.length) this.resolveProfile(enc);
+    const afterSubmit = this.profiling && this.querySet && this.queryLabels.length ? this.resolveProfile(enc) : null;
     // Params go up just before the command buffer that reads them (queue order keeps earlier submits intact).
     for (let i = 0; i <= this.chunk && i < this.chunks.length; i++) {
       const c = this.chunks[i]!;
@@ -221,6 +221,8 @@ class Stream {
     }
     device.queue.submit([enc.finish()]);
     this.submits++;
+    // A buffer may only be mapped once the submit that writes it is queued.
+    afterSubmit?.();
     this.encoder = null;
     this.chunk = 0;
     this.offset = 0;
@@ -271,7 +273,7 @@ class Stream {
     return true;
   }
 
-  private resolveProfile(enc: GPUCommandEncoder): void {
+  private resolveProfile(enc: GPUCommandEncoder): () => void {
     const n = this.queryLabels.length * 2;
     const bytes = n * 8;
     const resolve = pool.acquire(bytes, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC);
@@ -280,7 +282,7 @@ class Stream {
     enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
     const labels = this.queryLabels;
     this.queryLabels = [];
-    this.pendingProfiles.push(staging.mapAsync(0x1, 0, bytes).then(() => {
+    return () => this.pendingProfiles.push(staging.mapAsync(0x1, 0, bytes).then(() => {
       const t = new BigInt64Array(staging.getMappedRange(0, bytes).slice(0));
       staging.unmap();
       labels.forEach((l, i) => {
