@@ -8,3 +8,6 @@ export * from './batchnorm.js';
 export { addInPlace, fillInPlace } from './accumulate.js';
 export * from './gemm.js';
 export * from './conv2d.js';
+export * from './activations.js';
+export * from './channel_scale.js';
+export * from './dropout.js';
