@@ -7,3 +7,4 @@ export { tidy, noGrad, isGradEnabled } from './autograd/scope.js';
 export { backward, record } from './autograd/tape.js';
 export * from './ops/index.js';
 export * from './nn/index.js';
+export * from './optim/index.js';

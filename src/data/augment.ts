@@ -569,9 +569,8 @@ export function gaussianBlurNormalizeInto(img: FloatImage, sigma: number, mean: 
 
 /**
  * Blur plane `c` of `img` and write scale * blurred + shift to dst[at..].
- * Rows first into a scratch plane, then columns; both run tap by tap over
- * whole rows (unit stride, no per-pixel inner loop), borders reflected.
- * dst may be the source plane itself (the row pass reads it all first).
+ * Rows first into a scratch plane, then columns; borders reflected. dst may
+ * be the source plane itself (the row pass reads it all first).
  */
 function blurPlane(img: FloatImage, c: number, w: Float32Array, dst: Float32Array, at: number, scale: number, shift: number): void {
   const r = w.length - 1;
@@ -587,39 +586,136 @@ function blurPlane(img: FloatImage, c: number, w: Float32Array, dst: Float32Arra
   }
   if (blurTmp.length < plane) blurTmp = new Float32Array(plane);
   const tmp = blurTmp;
-  const w0 = w[0]!;
+  const up = blurUp.length > r ? blurUp : (blurUp = new Int32Array(r + 1));
+  const dn = blurDn.length > r ? blurDn : (blurDn = new Int32Array(r + 1));
+  const unit = blurUnit.length > r ? blurUnit : (blurUnit = new Float64Array(r + 1));
+  const scaled = blurScaled.length > r ? blurScaled : (blurScaled = new Float64Array(r + 1));
+  for (let k = 0; k <= r; k++) {
+    unit[k] = w[k]!;
+    scaled[k] = w[k]! * scale;
+  }
   const lo = Math.min(r, W);
   const hi = Math.max(lo, W - r);
+  // Reflected column of every x in [-r, W + r), for the border pixels.
+  const rx = blurReflect.length >= W + 2 * r ? blurReflect : (blurReflect = new Int32Array(W + 2 * r));
+  for (let i = 0; i < W + 2 * r; i++) rx[i] = reflect(i - r, W);
   for (let y = 0; y < H; y++) {
     const row = base + y * W;
     const o = y * W;
     // Interior: every tap lands inside the row.
-    for (let x = lo; x < hi; x++) tmp[o + x] = w0 * src[row + x]!;
-    for (let k = 1; k <= r; k++) {
-      const wk = w[k]!;
-      for (let x = lo; x < hi; x++) tmp[o + x] = tmp[o + x]! + wk * (src[row + x - k]! + src[row + x + k]!);
+    if (hi > lo) {
+      for (let k = 1; k <= r; k++) {
+        up[k] = row + lo - k;
+        dn[k] = row + lo + k;
+      }
+      symmetricTaps(src, row + lo, up, dn, r, unit, 0, tmp, o + lo, hi - lo);
     }
     // Borders (the first and last r pixels): reflect.
     for (let x = 0; x < W; x++) {
       if (x === lo) x = hi;
       if (x >= W) break;
-      let acc = w0 * src[row + x]!;
-      for (let k = 1; k <= r; k++) acc += w[k]! * (src[row + reflect(x - k, W)]! + src[row + reflect(x + k, W)]!);
+      let acc = unit[0]! * src[row + x]!;
+      for (let k = 1; k <= r; k++) acc += unit[k]! * (src[row + rx[x - k + r]!]! + src[row + rx[x + k + r]!]!);
       tmp[o + x] = acc;
     }
   }
-  // Columns, with the affine map folded into the weights.
-  const s0 = w0 * scale;
+  // Columns: whole rows of the row-blurred plane as taps, the affine map folded into the weights.
   for (let y = 0; y < H; y++) {
-    const d = at + y * W;
-    const yr = y * W;
-    for (let x = 0; x < W; x++) dst[d + x] = s0 * tmp[yr + x]! + shift;
     for (let k = 1; k <= r; k++) {
-      const wk = w[k]! * scale;
-      const up = reflect(y - k, H) * W;
-      const dn = reflect(y + k, H) * W;
-      for (let x = 0; x < W; x++) dst[d + x] = dst[d + x]! + wk * (tmp[up + x]! + tmp[dn + x]!);
+      up[k] = reflect(y - k, H) * W;
+      dn[k] = reflect(y + k, H) * W;
     }
+    symmetricTaps(tmp, y * W, up, dn, r, scaled, shift, dst, at + y * W, W);
+  }
+}
+
+let blurReflect = new Int32Array(0);
+let blurUp = new Int32Array(8);
+let blurDn = new Int32Array(8);
+let blurUnit = new Float64Array(8);
+let blurScaled = new Float64Array(8);
+
+/**
+ * out[o + x] = w0 s[c + x] + sum_k wk (s[up_k + x] + s[dn_k + x]) + shift for x < n:
+ * one symmetric filter tap set applied along a run, the row and column passes
+ * alike. Unrolled for radii up to 6 (sigma <= 2), so each output costs one
+ * store and the sum stays in registers; a generic loop beyond.
+ */
+function symmetricTaps(s: Float32Array, c: number, up: Int32Array, dn: Int32Array, r: number, w: Float64Array, shift: number, out: Float32Array, o: number, n: number): void {
+  const w0 = w[0]!;
+  const w1 = w[1] ?? 0;
+  const u1 = up[1]!;
+  const d1 = dn[1]!;
+  if (r === 1) {
+    for (let x = 0; x < n; x++) out[o + x] = w0 * s[c + x]! + w1 * (s[u1 + x]! + s[d1 + x]!) + shift;
+    return;
+  }
+  const w2 = w[2]!;
+  const u2 = up[2]!;
+  const d2 = dn[2]!;
+  if (r === 2) {
+    for (let x = 0; x < n; x++) out[o + x] = w0 * s[c + x]! + w1 * (s[u1 + x]! + s[d1 + x]!) + w2 * (s[u2 + x]! + s[d2 + x]!) + shift;
+    return;
+  }
+  const w3 = w[3]!;
+  const u3 = up[3]!;
+  const d3 = dn[3]!;
+  if (r === 3) {
+    for (let x = 0; x < n; x++) {
+      out[o + x] = w0 * s[c + x]! + w1 * (s[u1 + x]! + s[d1 + x]!) + w2 * (s[u2 + x]! + s[d2 + x]!) + w3 * (s[u3 + x]! + s[d3 + x]!) + shift;
+    }
+    return;
+  }
+  const w4 = w[4]!;
+  const u4 = up[4]!;
+  const d4 = dn[4]!;
+  if (r === 4) {
+    for (let x = 0; x < n; x++) {
+      out[o + x] =
+        w0 * s[c + x]! + w1 * (s[u1 + x]! + s[d1 + x]!) + w2 * (s[u2 + x]! + s[d2 + x]!) + w3 * (s[u3 + x]! + s[d3 + x]!) + w4 * (s[u4 + x]! + s[d4 + x]!) + shift;
+    }
+    return;
+  }
+  const w5 = w[5]!;
+  const u5 = up[5]!;
+  const d5 = dn[5]!;
+  if (r === 5) {
+    for (let x = 0; x < n; x++) {
+      out[o + x] =
+        w0 * s[c + x]! +
+        w1 * (s[u1 + x]! + s[d1 + x]!) +
+        w2 * (s[u2 + x]! + s[d2 + x]!) +
+        w3 * (s[u3 + x]! + s[d3 + x]!) +
+        w4 * (s[u4 + x]! + s[d4 + x]!) +
+        w5 * (s[u5 + x]! + s[d5 + x]!) +
+        shift;
+    }
+    return;
+  }
+  const w6 = w[6]!;
+  const u6 = up[6]!;
+  const d6 = dn[6]!;
+  if (r === 6) {
+    for (let x = 0; x < n; x++) {
+      out[o + x] =
+        w0 * s[c + x]! +
+        w1 * (s[u1 + x]! + s[d1 + x]!) +
+        w2 * (s[u2 + x]! + s[d2 + x]!) +
+        w3 * (s[u3 + x]! + s[d3 + x]!) +
+        w4 * (s[u4 + x]! + s[d4 + x]!) +
+        w5 * (s[u5 + x]! + s[d5 + x]!) +
+        w6 * (s[u6 + x]! + s[d6 + x]!) +
+        shift;
+    }
+    return;
+  }
+  // Wider kernels (sigma > 2): centre tap, then tap by tap over the run.
+  for (let x = 0; x < n; x++) out[o + x] = w0 * s[c + x]! + shift;
+  for (let k = 1; k <= r; k++) {
+    const wk = w[k]!;
+    const uk = up[k]!;
+    const dk = dn[k]!;
+    for (let x = 0; x < n; x++) out[o + x] = out[o + x]! + wk * (s[uk + x]! + s[dk + x]!);
   }
 }
 

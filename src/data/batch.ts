@@ -34,6 +34,8 @@ export interface BuiltBatch {
   labels: Int32Array;
   indices: Int32Array;
   skipped: SkippedFile[];
+  /** Image buffers newly allocated for this batch (0 when released ones were reused). */
+  allocated: number;
 }
 
 /**
@@ -43,13 +45,17 @@ export interface BuiltBatch {
  */
 export class BufferPool {
   private free = new Map<number, ArrayBuffer[]>();
+  /** Buffers allocated because none was free. */
+  allocated = 0;
   constructor(private readonly maxPerSize: number) {}
 
   /** A Float32Array of n floats: a returned buffer of that size if any (contents stale), else a new one. */
   take(n: number): Float32Array {
     const list = this.free.get(n * 4);
     const buf = list?.pop();
-    return buf ? new Float32Array(buf) : new Float32Array(n);
+    if (buf) return new Float32Array(buf);
+    this.allocated++;
+    return new Float32Array(n);
   }
 
   give(buf: ArrayBuffer): void {
@@ -64,8 +70,10 @@ export async function buildBatch(ds: Dataset, aug: Augmenter, cfg: BatchConfig, 
   const n = job.indices.length;
   const per = aug.sampleSize;
   const images: Float32Array[] = [];
+  const before = pool?.allocated ?? 0;
   // Every float is overwritten (or trimmed off when a sample is skipped), so stale contents are fine.
   for (let v = 0; v < cfg.views; v++) images.push(pool ? pool.take(n * per) : new Float32Array(n * per));
+  const allocated = pool ? pool.allocated - before : cfg.views;
   const labels = new Int32Array(n);
   const indices = new Int32Array(n);
   const skipped: SkippedFile[] = [];
@@ -142,5 +150,6 @@ export async function buildBatch(ds: Dataset, aug: Augmenter, cfg: BatchConfig, 
     labels: trim(labels, filled),
     indices: trim(indices, filled),
     skipped,
+    allocated,
   };
 }

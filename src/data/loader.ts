@@ -300,8 +300,12 @@ export class DataLoader {
   readonly workers: number;
   /** Every sample skipped as undecodable so far, over all epochs. */
   readonly skipped: SkippedFile[] = [];
-  /** Counters for tests and benches: batches submitted and delivered, and the most ever queued or being built at once. */
-  readonly stats = { submitted: 0, delivered: 0, maxPending: 0 };
+  /**
+   * Counters for tests and benches: batches submitted and delivered, the
+   * most ever queued or being built at once, and image buffers allocated
+   * (as opposed to reused after Batch.release).
+   */
+  readonly stats = { submitted: 0, delivered: 0, maxPending: 0, buffersAllocated: 0 };
 
   private readonly augmenter: Augmenter;
   private readonly config: BatchConfig;
@@ -456,6 +460,7 @@ export class DataLoader {
         window.shift();
         nextYield++;
         self.stats.delivered++;
+        self.stats.buffersAllocated += built.allocated;
         fill();
         if (built.skipped.length > 0) {
           epochSkipped.push(...built.skipped);

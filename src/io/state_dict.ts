@@ -79,8 +79,8 @@ export function remapName(key: string, opts: RemapOptions): string | null {
     }
   }
   if (matchesAny(k, opts.ignore)) return null;
-  const renamed = opts.rename && Object.prototype.hasOwnProperty.call(opts.rename, k) ? opts.rename[k]! : k;
-  return renamed;
+  // hasOwnProperty: a key like "toString" must not pick up Object.prototype members.
+  return opts.rename && Object.prototype.hasOwnProperty.call(opts.rename, k) ? opts.rename[k]! : k;
 }
 
 /** Build the checkpoint-key -> model-key table; two keys landing on one name is an error. */
@@ -104,9 +104,10 @@ export function remapKeys(sd: StateDict, opts: RemapOptions): StateDict {
   return out;
 }
 
-function listSome(keys: string[]): string {
-  const shown = keys.slice(0, 5).map(q).join(', ');
-  return keys.length > 5 ? `${shown} and ${keys.length - 5} more` : shown;
+/** Up to five items (already formatted), then a count of the rest. */
+function listSome(items: string[]): string {
+  const shown = items.slice(0, 5).join(', ');
+  return items.length > 5 ? `${shown} and ${items.length - 5} more` : shown;
 }
 
 interface GivenInfo {
@@ -126,10 +127,10 @@ function matchCore(expected: ReadonlyMap<string, ExpectedEntry>, given: Readonly
     if (matchesAny(k, opts.allowMissing)) allowedMissing.push(k);
     else missing.push(k);
   }
-  if (missing.length) throw new StateDictError(`missing ${missing.length} key(s) the model expects: ${listSome(missing)}`);
+  if (missing.length) throw new StateDictError(`missing ${missing.length} key(s) the model expects: ${listSome(missing.map(q))}`);
   const unexpected = [...given.keys()].filter((k) => !expected.has(k));
   if (strict && unexpected.length) {
-    const named = unexpected.map((k) => { const s = given.get(k)!.source; return s && s !== k ? `${k} (from ${s})` : k; });
+    const named = unexpected.map((k) => { const s = given.get(k)!.source; return s && s !== k ? `${q(k)} (from ${q(s)})` : q(k); });
     throw new StateDictError(`${unexpected.length} unexpected key(s) the model does not have: ${listSome(named)}`);
   }
   for (const [k, exp] of expected) {

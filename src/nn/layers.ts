@@ -15,8 +15,9 @@ export class Conv2d extends Module {
     const shape = [outChannels, inChannels / groups, kernel, kernel];
     const n = shape.reduce((a, b) => a * b, 1);
     if ((cfg.init ?? 'kaiming_fan_out') === 'kaiming_fan_out') {
-      // torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"): std = sqrt(2 / (out * k * k / groups)).
-      this.weight = this.param('weight', normalArray(n, Math.sqrt(2 / ((outChannels / groups) * kernel * kernel)), rng), shape);
+      // torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"): std = sqrt(2 / fan_out), where PyTorch's
+      // fan_out is weight.size(0) * k * k = out * k * k (not divided by groups).
+      this.weight = this.param('weight', normalArray(n, Math.sqrt(2 / (outChannels * kernel * kernel)), rng), shape);
     } else {
       const fanIn = (inChannels / groups) * kernel * kernel;
       this.weight = this.param('weight', uniformArray(n, 1 / Math.sqrt(fanIn), rng), shape);
