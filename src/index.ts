@@ -8,3 +8,4 @@ export { backward, record } from './autograd/tape.js';
 export * from './ops/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
+export * from './io/index.js';

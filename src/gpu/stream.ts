@@ -129,6 +129,9 @@ class Stream {
   /** Dispatches recorded since the counter was last reset (benches read this). */
   dispatches = 0;
   submits = 0;
+  /** Device-to-host reads and their bytes (benches check a training step reads back only its loss). */
+  reads = 0;
+  readBytes = 0;
   // Profiling: one pass per dispatch with timestamps, labelled by kernel.
   private profiling = false;
   private querySet: GPUQuerySet | null = null;
@@ -241,6 +244,8 @@ class Stream {
   /** Copy `bytes` from a buffer back to the host. Flushes pending work first. */
   async read(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
+    this.reads++;
+    this.readBytes += bytes;
     const staging = pool.acquire(size, USAGE.MAP_READ | USAGE.COPY_DST);
     try {
       this.copy(src, srcOffset, staging, 0, size);
