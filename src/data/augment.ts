@@ -5,8 +5,9 @@
 // (bilinear sampling with align_corners=false, RandomResizedCrop's sampling
 // of scale and log-ratio, ColorJitter's random order and factor ranges,
 // clamping after every colour op), so recipes carry over. Differences:
-// resampling never anti-aliases (the folder decoder pre-shrinks large images
-// instead, see DecodeHint), the grey weights are ITU-R 601 (0.299, 0.587,
+// resampling never anti-aliases (for crops at least twice the output size
+// the folder decoder shrinks with a filter first, see Augmenter.regionFor),
+// the grey weights are ITU-R 601 (0.299, 0.587,
 // 0.114, which sum to one so grey images stay fixed under the colour ops),
 // and the blur kernel has radius ceil(3 sigma).
 
@@ -91,7 +92,7 @@ export function centerCropBox(width: number, height: number, resize: number, out
   return { x: x / sx, y: y / sy, w: outW / sx, h: outH / sy };
 }
 
-// Column lookup tables are cached per (box, width) shape in a small scratch.
+// Per output column: the two source offsets and the weight (one reused scratch).
 interface ColTable {
   i0: Int32Array;
   i1: Int32Array;

@@ -66,8 +66,9 @@ export interface Batch {
   /**
    * Optional: hand the image buffers back for reuse once they have been
    * consumed (e.g. uploaded to the GPU). Saves allocating and zeroing a
-   * batch-sized array per batch. The arrays of `images` are detached (length
-   * 0) afterwards; labels and indices stay valid. Calling it twice is harmless.
+   * batch-sized array per batch. Do not read `images` afterwards: a later
+   * batch will overwrite them. Labels and indices stay valid. Calling it
+   * twice is harmless.
    */
   release(): void;
 }
@@ -85,7 +86,7 @@ interface Executor {
   /** Forget the jobs of an abandoned iteration that have not started (they reject). */
   drop(run: number): void;
   /** Take back a released batch's buffers (ownership passes with the call). */
-  recycle(worker: number, buffers: ArrayBuffer[]): void;
+  recycle(worker: number, buffers: (ArrayBuffer | SharedArrayBuffer)[]): void;
   close(): Promise<void>;
 }
 
@@ -99,7 +100,7 @@ class InlineExecutor implements Executor {
     private readonly cfg: BatchConfig,
     readonly capacity: number,
   ) {
-    this.pool = new BufferPool(capacity + 2);
+    this.pool = new BufferPool(capacity + 2, false);
   }
 
   private dropped = -1;
@@ -121,7 +122,7 @@ class InlineExecutor implements Executor {
     this.dropped = Math.max(this.dropped, run);
   }
 
-  recycle(_worker: number, buffers: ArrayBuffer[]): void {
+  recycle(_worker: number, buffers: (ArrayBuffer | SharedArrayBuffer)[]): void {
     for (const b of buffers) this.pool.give(b);
   }
 
@@ -220,11 +221,13 @@ class WorkerPool implements Executor {
     this.dispatch();
   }
 
-  recycle(worker: number, buffers: ArrayBuffer[]): void {
+  recycle(worker: number, buffers: (ArrayBuffer | SharedArrayBuffer)[]): void {
     const slot = this.slots[worker];
     if (!slot || this.closed) return;
-    const msg: RecycleMessage = { type: 'recycle', buffers };
-    slot.worker.postMessage(msg, buffers);
+    const shared = buffers.filter((b): b is SharedArrayBuffer => typeof SharedArrayBuffer === 'function' && b instanceof SharedArrayBuffer);
+    if (shared.length === 0) return;
+    const msg: RecycleMessage = { type: 'recycle', buffers: shared };
+    slot.worker.postMessage(msg);
   }
 
   private crash(err: Error): void {
@@ -250,7 +253,14 @@ class WorkerPool implements Executor {
     this.queue = [];
     const slots = this.slots;
     this.slots = [];
-    await Promise.all(slots.map((s) => s.worker.terminate().catch(() => 0)));
+    // Ref them first: awaiting the exit of an unref'd worker keeps nothing
+    // alive, and a process with nothing else to do would quit mid-close.
+    await Promise.all(
+      slots.map((s) => {
+        s.worker.ref();
+        return s.worker.terminate().catch(() => 0);
+      }),
+    );
   }
 
   get crashed(): boolean {
@@ -473,11 +483,8 @@ export class DataLoader {
           if (released) return;
           released = true;
           const ex = self.executor;
-          // Detach (transfer) so that stale views cannot see a later batch's data.
-          const bufs = [...new Set(built.images.map((im) => im.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
-          if (!ex || bufs.length === 0) return;
-          if (built.worker >= 0) ex.recycle(built.worker, bufs);
-          else ex.recycle(-1, bufs.map((b) => structuredClone(b, { transfer: [b] })));
+          const bufs = [...new Set(built.images.map((im) => im.buffer))];
+          if (ex) ex.recycle(built.worker, bufs);
         };
         return {
           done: false,

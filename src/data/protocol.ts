@@ -16,7 +16,7 @@ export interface WorkerInit {
 /** Buffers of released batches, back to the worker that built them. */
 export interface RecycleMessage {
   type: 'recycle';
-  buffers: ArrayBuffer[];
+  buffers: SharedArrayBuffer[];
 }
 
 export interface JobMessage {

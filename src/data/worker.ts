@@ -2,8 +2,8 @@
 // own to dist/data_worker.js; the loader finds it next to its own bundle.
 //
 // It reopens the data set from its spec (shared memory, no copies), then
-// builds the batches it is sent, one at a time, and hands them back with
-// their buffers transferred.
+// builds the batches it is sent, one at a time, and hands them back in
+// shared memory.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool, buildBatch } from './batch.js';
@@ -18,7 +18,7 @@ const init = workerData as WorkerInit;
 const dataset = openDatasetSpec(init.dataset);
 const augmenter = new Augmenter(init.pipeline);
 
-const pool = new BufferPool(init.poolSize);
+const pool = new BufferPool(init.poolSize, true);
 
 // One batch at a time: memory per worker stays at one batch being built.
 let chain: Promise<void> = Promise.resolve();
@@ -36,7 +36,7 @@ async function runJob(msg: JobMessage): Promise<void> {
   const transfer: ArrayBuffer[] = [];
   try {
     const result = await buildBatch(dataset, augmenter, init.config, { epoch: msg.epoch, batch: msg.batch, indices: msg.indices }, pool);
-    for (const im of result.images) transfer.push(im.buffer as ArrayBuffer);
+    // Images live in shared memory (sent, not copied); the small label arrays are transferred.
     transfer.push(result.labels.buffer as ArrayBuffer, result.indices.buffer as ArrayBuffer);
     reply = { type: 'done', id: msg.id, result };
   } catch (err) {

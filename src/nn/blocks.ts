@@ -20,7 +20,7 @@ export class ConvNormAct extends Module {
     this.bn = this.child('1', new BatchNorm(out, o.eps ?? 1e-5));
     this.act = o.act;
   }
-  private readonly act: Act;
+  readonly act: Act;
   forward(x: Tensor): Tensor {
     const y = this.bn.forward(this.conv.forward(x), this.act === 'relu');
     return this.act === 'relu' ? y : activate(y, this.act);

@@ -10,8 +10,8 @@ import * as ops from '../ops/index.js';
 
 export interface EfficientNetOptions { numClasses?: number; inChannels?: number; smallStem?: boolean; dropout?: number; seed?: number }
 
-class MBConv extends Module {
-  private readonly block: SeqNamed;
+export class MBConv extends Module {
+  readonly block: SeqNamed;
   readonly useRes: boolean;
   constructor(inp: number, out: number, kernel: number, stride: number, expand: number, rng: InitRng) {
     super();

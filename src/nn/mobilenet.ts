@@ -8,8 +8,8 @@ import * as ops from '../ops/index.js';
 
 export interface MobileNetV2Options { numClasses?: number; widthMultiplier?: number; inChannels?: number; smallStem?: boolean; dropout?: number; seed?: number }
 
-class InvertedResidual extends Module {
-  private readonly layers: Module[] = [];
+export class InvertedResidual extends Module {
+  readonly conv: SeqNamed;
   readonly useRes: boolean;
   constructor(inp: number, out: number, stride: number, expand: number, rng: InitRng) {
     super();
@@ -20,11 +20,10 @@ class InvertedResidual extends Module {
     conv.add(new ConvNormAct(hidden, hidden, 3, { stride, groups: hidden, act: 'relu6' }, rng));
     conv.add(new Conv2d(hidden, out, 1, {}, rng));
     conv.add(new BatchNorm(out));
-    this.child('conv', conv);
-    this.layers.push(conv);
+    this.conv = this.child('conv', conv);
   }
   forward(x: Tensor): Tensor {
-    const y = this.layers[0]!.forward(x);
+    const y = this.conv.forward(x);
     return this.useRes ? ops.add(x, y) : y;
   }
 }

@@ -20,7 +20,7 @@ export interface ResNetOptions {
   zeroInitResidual?: boolean;
 }
 
-class BasicBlock extends Module {
+export class BasicBlock extends Module {
   static expansion = 1;
   readonly conv1: Conv2d; readonly bn1: BatchNorm; readonly conv2: Conv2d; readonly bn2: BatchNorm;
   readonly downsample: Sequential | null;
@@ -40,7 +40,7 @@ class BasicBlock extends Module {
   }
 }
 
-class Bottleneck extends Module {
+export class Bottleneck extends Module {
   static expansion = 4;
   readonly conv1: Conv2d; readonly bn1: BatchNorm; readonly conv2: Conv2d; readonly bn2: BatchNorm;
   readonly conv3: Conv2d; readonly bn3: BatchNorm; readonly downsample: Sequential | null;
