@@ -10,8 +10,9 @@
 // Requirements: feature `subgroups`, subgroup size >= 8; WG a multiple of 8; groups == 1; stride 1 (sh = sw = 1);
 //   the overrides KH, KW equal Params kh, kw; KW <= 8. Other cases: conv2d_bwd_data_direct.wgsl.
 // Bindings: 0 p: Params (uniform), 1 dy (read), 2 w (read), 3 dx (read_write).
-// Dispatch: x = ceil(H * ceil(W/4) / WG), y = ygrid, z = N * zfold, where ygrid * zfold >= ceil(C/16), all
-//   <= 65535 (normally ygrid = ceil(C/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid.
+// Dispatch: x = ceil(nper * H * ceil(W/4) / WG), y = ygrid, z = ceil(N / nper) * zfold, where ygrid * zfold >=
+//   ceil(C/16), all <= 65535 (normally ygrid = ceil(C/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid;
+//   nper > 1 packs the strips of several images into one workgroup (small maps).
 // Output: dx = result when accumulate == 0, dx += result otherwise.
 // Siblings: conv2d_bwd_data_direct.wgsl (any stride / groups / depthwise), gemm_sg*.wgsl for 1x1 stride-1 convs
 //   (per image W^T * dY: TRANS_A).
@@ -27,7 +28,7 @@ struct Params {
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, accumulate: u32, ygrid: u32,
-  zfold: u32,
+  zfold: u32, nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,14 +41,17 @@ const TM: u32 = 16u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
         @builtin(subgroup_invocation_id) sl: u32) {
-  let n = wid.z / p.zfold;
   let c0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
-  if (n >= p.N || c0 >= p.C) { return; }   // uniform over the workgroup
+  if (c0 >= p.C) { return; }                 // uniform over the workgroup
   let lane = sl & 7u;
   let spr = (p.W + 3u) / 4u;
+  let spi = p.H * spr;                       // strips per image
+  // x walks the strips of nper images (small maps fill the SIMD lanes across the batch).
   let q = wid.x * WG + lid;
-  let strip_ok = q < p.H * spr;
-  let ih = min(q / spr, p.H - 1u);
+  let n_raw = (wid.z / p.zfold) * p.nper + q / spi;
+  let strip_ok = q < p.nper * spi && n_raw < p.N;
+  let n = min(n_raw, p.N - 1u);
+  let ih = (q % spi) / spr;
   let iw0 = (q % spr) * 4u;
   let HWo = p.Ho * p.Wo;
   let dybase = n * p.K * HWo;

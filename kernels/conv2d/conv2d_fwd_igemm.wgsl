@@ -10,8 +10,10 @@
 // Requirements: feature `subgroups`, subgroup size >= 8; WG a multiple of 8; groups == 1; the overrides KH, KW, SH,
 //   SW equal the Params kh, kw, sh, sw; KW <= 8 and 4*SW + KW - 1 <= 16. Other cases: conv2d_fwd_direct.wgsl.
 // Bindings: 0 p: Params (uniform), 1 x (read), 2 w (read), 3 bias (read; dummy when use_bias == 0), 4 y (read_write).
-// Dispatch: x = ceil(Ho * ceil(Wo/4) / WG), y = ygrid, z = N * zfold, where ygrid * zfold >= ceil(K/16), all
-//   <= 65535 (normally ygrid = ceil(K/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid.
+// Dispatch: x = ceil(nper * Ho * ceil(Wo/4) / WG), y = ygrid, z = ceil(N / nper) * zfold, where ygrid * zfold >=
+//   ceil(K/16), all <= 65535 (normally ygrid = ceil(K/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid;
+//   images (wid.z / zfold) * nper + q / (Ho * ceil(Wo/4)) for strip q of x: nper > 1 packs small maps' strips
+//   from several images into one workgroup.
 // Output: y = result when accumulate == 0, y += result otherwise (bias added either way if use_bias).
 // Siblings: conv2d_fwd_direct.wgsl (any groups / depthwise / kernel size), conv2d_fwd_dw.wgsl (depthwise),
 //   gemm_sg*.wgsl for 1x1 stride-1 convolutions (per image W[K,C] * X[C,HW], batch via z).
@@ -29,7 +31,7 @@ struct Params {
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, use_bias: u32, accumulate: u32,
-  ygrid: u32, zfold: u32,
+  ygrid: u32, zfold: u32, nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -43,14 +45,17 @@ const TM: u32 = 16u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
         @builtin(subgroup_invocation_id) sl: u32) {
-  let n = wid.z / p.zfold;
   let k0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
-  if (n >= p.N || k0 >= p.K) { return; }   // uniform over the workgroup
+  if (k0 >= p.K) { return; }                 // uniform over the workgroup
   let lane = sl & 7u;
   let spr = (p.Wo + 3u) / 4u;               // strips per output row
-  let q = wid.x * WG + lid;                  // this invocation's strip
-  let strip_ok = q < p.Ho * spr;
-  let oh = min(q / spr, p.Ho - 1u);
+  let spi = p.Ho * spr;                      // strips per image
+  // x walks the strips of nper images (small feature maps fill the SIMD lanes across the batch).
+  let q = wid.x * WG + lid;
+  let n_raw = (wid.z / p.zfold) * p.nper + q / spi;
+  let strip_ok = q < p.nper * spi && n_raw < p.N;
+  let n = min(n_raw, p.N - 1u);
+  let oh = (q % spi) / spr;
   let ow0 = (q % spr) * 4u;
   let HW = p.H * p.W;
   let xbase = n * p.C * HW;

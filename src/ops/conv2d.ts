@@ -64,9 +64,11 @@ export const conv2dRaw = {
       const name = need('conv2d_fwd_igemm');
       const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
       const wg = ov.WG ?? 8;
-      const { ygrid, zfold } = foldRows(Math.ceil(g.k / 16), g.n);
-      stream.dispatch(name, ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ygrid, zfold }),
-        [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], [Math.ceil((g.ho * Math.ceil(g.wo / 4)) / wg), ygrid, g.n * zfold], cost);
+      const spi = g.ho * Math.ceil(g.wo / 4);
+      const nper = imagesPerSlice(spi, g.n, wg);
+      const { ygrid, zfold } = foldRows(Math.ceil(g.k / 16), Math.ceil(g.n / nper));
+      stream.dispatch(name, ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ygrid, zfold, nper }),
+        [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
       return;
     }
     const name = need('conv2d_fwd_direct');
@@ -97,9 +99,11 @@ export const conv2dRaw = {
       const name = need('conv2d_bwd_data_igemm');
       const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw };
       const wg = ov.WG ?? 8;
-      const { ygrid, zfold } = foldRows(Math.ceil(g.c / 16), g.n);
-      stream.dispatch(name, ov, params(name, geo, { accumulate: 0, ygrid, zfold }),
-        [src.binding, w.binding, dx.binding], [Math.ceil((g.h * Math.ceil(g.w / 4)) / wg), ygrid, g.n * zfold], cost);
+      const spi = g.h * Math.ceil(g.w / 4);
+      const nper = imagesPerSlice(spi, g.n, wg);
+      const { ygrid, zfold } = foldRows(Math.ceil(g.c / 16), Math.ceil(g.n / nper));
+      stream.dispatch(name, ov, params(name, geo, { accumulate: 0, ygrid, zfold, nper }),
+        [src.binding, w.binding, dx.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
       tmp?.dispose();
       return;
     }
@@ -124,6 +128,14 @@ export const conv2dRaw = {
     stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [x.binding, dy.binding, dw.binding], d.grid, cost);
   },
 };
+
+/** Images whose 4-pixel strips share one x range: enough to fill a few workgroups when maps are small
+ *  (a 4x4 map has 4 strips: alone it leaves half of an 8-lane workgroup idle), one image when they are large. */
+function imagesPerSlice(stripsPerImage: number, n: number, wg: number): number {
+  const target = 8 * wg;
+  if (stripsPerImage >= target) return 1;
+  return Math.max(1, Math.min(n, Math.floor(65535 * wg / stripsPerImage), Math.ceil(target / stripsPerImage)));
+}
 
 /** Direct kernels (see their headers): fwd/data tile 4-pixel strips of one channel per invocation, channels over
  *  y (folded into z with the batch); weight: one dw element per invocation over a folded 1-D grid. */
