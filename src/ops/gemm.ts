@@ -29,6 +29,12 @@ function dummyBuffer(): Tensor {
 
 const MAX_GRID = 65535;
 
+let forced: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' | null = null;
+/** Tests and benches: run every GEMM on one variant (null restores the shape-based choice). */
+export function setGemmVariant(v: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' | null): void {
+  forced = v;
+}
+
 /** Fold `tiles` row tiles over y and z (z also carries the batch). */
 export function foldRows(tiles: number, batch: number): { ygrid: number; zfold: number } {
   const zfold = Math.ceil(tiles / MAX_GRID);
@@ -49,18 +55,23 @@ export function gemm(g: GemmArgs): void {
   if (m === 0 || n === 0) return;
   const aligned = k % 4 === 0 && n % 4 === 0 && (!transA || m % 4 === 0) && (!transB || true) &&
     [lda, ldb, ldc, sA, sB, sC].every((v) => v % 4 === 0) && (transB ? k % 4 === 0 : true);
-  if (!gpuContext().features.has('subgroups')) {
-    throw new Error('gemm: this adapter lacks the `subgroups` feature that the GEMM kernels need');
+  const sub = gpuContext().features.has('subgroups');
+  let name: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' = sub ? (aligned ? 'gemm_sg_v4' : 'gemm_sg') : 'gemm_tiled';
+  if (forced) {
+    if (forced === 'gemm_sg_v4' && !aligned) throw new Error('gemm: gemm_sg_v4 forced on a shape that is not 4-aligned');
+    if (forced !== 'gemm_tiled' && !sub) throw new Error(`gemm: ${forced} needs the subgroups feature`);
+    name = forced;
   }
-  const name = aligned ? 'gemm_sg_v4' : 'gemm_sg';
   const ov: Record<string, number> = { ...tuned(name), TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
-  const wg = ov.WG ?? 8;
-  const { ygrid, zfold } = foldRows(Math.ceil(m / 16), batch);
+  // Columns per workgroup and rows per workgroup of each variant (see the kernel headers).
+  const cols = name === 'gemm_tiled' ? 4 * (ov.WGX ?? 8) : 4 * (ov.WG ?? 8);
+  const rows = name === 'gemm_tiled' ? 4 * (ov.WGY ?? 8) : 16;
+  const { ygrid, zfold } = foldRows(Math.ceil(m / rows), batch);
   const bias = g.bias ?? null;
   if (k === 0) throw new Error('gemm: K = 0');
   stream.dispatch(name, ov, {
     M: m, N: n, K: k, batch, lda, ldb, ldc, use_bias: bias ? 1 : 0, sA, sB, sC, accumulate: g.accumulate ? 1 : 0, ygrid, zfold,
-  }, [g.a.binding, g.b.binding, (bias ?? dummyBuffer()).binding, g.c.binding], [Math.ceil(n / (4 * wg)), ygrid, batch * zfold],
+  }, [g.a.binding, g.b.binding, (bias ?? dummyBuffer()).binding, g.c.binding], [Math.ceil(n / cols), ygrid, batch * zfold],
   { flops: 2 * m * n * k * batch, bytes: 4 * batch * (m * k + k * n + m * n) });
 }
 

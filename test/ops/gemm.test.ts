@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as R from '../../src/ref/index.js';
 import * as ops from '../../src/ops/index.js';
 import { Tensor } from '../../src/autograd/tensor.js';
-import { gemm } from '../../src/ops/gemm.js';
+import { gemm, setGemmVariant } from '../../src/ops/gemm.js';
 import { setupGpu, teardownGpu, assertClose, toHost } from '../helpers/gpu.js';
 import { checkOp } from '../helpers/opcheck.js';
 import { Rng } from '../helpers/rng.js';
@@ -22,11 +22,15 @@ const tol = (k: number) => ({ atol: 2e-6 * k + 1e-6, rtol: 1e-4 });
 const dims = [1, 3, 7, 16, 31, 33, 65, 127];
 const shapes: [number, number, number][] = [];
 for (const m of dims) for (const n of [1, 4, 33, 64]) for (const k of [1, 4, 31, 65]) if ((m * n * k) % 3 === 0 || m === 127 || k === 4) shapes.push([m, n, k]);
-shapes.push([128, 128, 128], [1, 1, 1], [200, 36, 520]);
+shapes.push([128, 128, 128], [1, 1, 1], [200, 36, 520], [4, 4, 4], [16, 64, 4], [32, 36, 68], [68, 4, 132], [4, 260, 8]);
 
-for (const transA of [false, true]) for (const transB of [false, true]) {
-  test(`gemm kernels vs twin, transA=${transA} transB=${transB}, ${shapes.length} shapes (aligned and not)`, async () => {
-    for (const [m, n, k] of shapes) {
+for (const variant of ['gemm_sg_v4', 'gemm_sg', 'gemm_tiled'] as const) for (const transA of [false, true]) for (const transB of [false, true]) {
+  test(`${variant} vs twin, transA=${transA} transB=${transB} (odd and tile-boundary shapes)`, async () => {
+    setGemmVariant(variant);
+    // The vec4 variant takes only 4-aligned shapes; the others take every shape.
+    const mine = variant === 'gemm_sg_v4' ? shapes.filter(([m, n, k]) => k % 4 === 0 && n % 4 === 0 && (!transA || m % 4 === 0)) : shapes;
+    assert.ok(mine.length >= 8);
+    for (const [m, n, k] of mine) {
       const a = randn(m * k), b = randn(k * n), bias = randn(n);
       const at = Tensor.fromArray(Float32Array.from(a), transA ? [k, m] : [m, k]);
       const bt = Tensor.fromArray(Float32Array.from(b), transB ? [n, k] : [k, n]);
@@ -42,6 +46,7 @@ for (const transA of [false, true]) for (const transB of [false, true]) {
       assertClose(`gemm += ${m}x${n}x${k}`, await toHost(c), want2, 2 * tol(k).atol, tol(k).rtol);
       for (const t of [at, bt, bb, c]) t.dispose();
     }
+    setGemmVariant(null);
   });
 }
 
