@@ -4,6 +4,7 @@
 import { Tensor, fmtShape } from './tensor.js';
 import { isGradEnabled, noGrad } from './scope.js';
 import { addInPlace } from '../ops/accumulate.js';
+import { stream } from '../gpu/stream.js';
 
 export type BackwardFn = (dy: Tensor, saved: Tensor[], needs: boolean[]) => (Tensor | null)[];
 
@@ -59,7 +60,11 @@ export function backward(root: Tensor, dy?: Tensor): void {
   if (dy && dy.size !== root.size) throw new Error(`backward: dy ${dy.label()} does not match root ${root.label()}`);
   noGrad(() => {
     const grads = new Map<number, Tensor>();
-    grads.set(root.id, dy ? Tensor.alias(dy) : Tensor.fromArray(new Float32Array(root.size).fill(1), root.shape).keep());
+    // The seed is our own copy: gradients may be accumulated in place, and the caller's dy must stay intact.
+    let seed: Tensor;
+    if (dy) { seed = new Tensor(root.shape, 'f32', undefined, false); stream.copy(dy.buffer, 0, seed.buffer, 0, dy.bytes); }
+    else seed = Tensor.fromArray(new Float32Array(root.size).fill(1), root.shape).keep();
+    grads.set(root.id, seed);
     for (const t of topoOrder(root)) {
       const g = grads.get(t.id);
       if (!g) continue;

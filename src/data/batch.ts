@@ -132,7 +132,15 @@ export async function buildBatch(ds: Dataset, aug: Augmenter, cfg: BatchConfig, 
     const ahead = Math.max(1, cfg.decodeAhead);
     for (let i = 0; i < Math.min(ahead, n); i++) start(i);
     for (let i = 0; i < n; i++) {
-      const got = await pending[i]!;
+      let got: Got;
+      try {
+        got = await pending[i]!;
+      } catch (err) {
+        // Let the decodes already started finish before failing, so nothing
+        // is left running on the thread pool when a worker is shut down.
+        await Promise.allSettled(pending.filter((p) => p !== undefined));
+        throw err;
+      }
       delete pending[i];
       if (i + ahead < n) start(i + ahead);
       if ('file' in got) {

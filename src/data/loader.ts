@@ -141,7 +141,12 @@ interface Slot {
   worker: Worker;
   outstanding: Map<number, Pending>;
   index: number;
+  /** Set while close() waits for the last outstanding batch. */
+  drained?: () => void;
 }
+
+/** How long close() waits for batches being built before terminating the workers anyway. */
+const CLOSE_WAIT_MS = 10_000;
 
 /** A fixed set of worker threads, each with at most `perWorker` batches assigned. */
 class WorkerPool implements Executor {
@@ -210,7 +215,14 @@ class WorkerPool implements Executor {
     const p = slot.outstanding.get(m.id);
     if (!p) return;
     slot.outstanding.delete(m.id);
-    if (slot.outstanding.size === 0) slot.worker.unref();
+    if (slot.outstanding.size === 0) {
+      slot.drained?.();
+      if (!this.closed) slot.worker.unref();
+    }
+    if (this.closed) {
+      p.reject(new Error('data loader is closed'));
+      return;
+    }
     if (m.type === 'done') p.resolve({ ...m.result, worker: slot.index });
     else if (m.file !== undefined) p.reject(new BadSampleError(m.file, m.reason ?? m.message));
     else {
@@ -246,19 +258,30 @@ class WorkerPool implements Executor {
     if (this.closed) return;
     this.closed = true;
     const err = new Error('data loader is closed');
-    if (!afterCrash) {
-      for (const s of this.slots) for (const p of s.outstanding.values()) p.reject(err);
-      for (const p of this.queue) p.reject(err);
-    }
+    for (const p of this.queue) p.reject(err);
     this.queue = [];
     const slots = this.slots;
     this.slots = [];
-    // Ref them first: awaiting the exit of an unref'd worker keeps nothing
-    // alive, and a process with nothing else to do would quit mid-close.
+    // Whoever waits for a batch hears now; the entries stay until the workers answer.
+    for (const s of slots) for (const p of s.outstanding.values()) p.reject(err);
     await Promise.all(
-      slots.map((s) => {
+      slots.map(async (s) => {
+        // Ref first: awaiting an unref'd worker keeps nothing alive, and a
+        // process with nothing else to do would quit in the middle of close().
         s.worker.ref();
-        return s.worker.terminate().catch(() => 0);
+        // Let a batch being built finish (bounded wait), so no decode is
+        // still running in the thread pool when the thread is torn down.
+        if (!afterCrash && s.outstanding.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            s.drained = resolve;
+            timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          });
+          clearTimeout(timer);
+        }
+        for (const p of s.outstanding.values()) p.reject(err);
+        s.outstanding.clear();
+        await s.worker.terminate().catch(() => 0);
       }),
     );
   }

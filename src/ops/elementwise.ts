@@ -23,7 +23,9 @@ export function add(a: Tensor, b: Tensor): Tensor {
   checkF32('add', 'a', a); checkF32('add', 'b', b);
   checkSameShape('add', a, b);
   const z = addScaledRaw(a, b, 1, 1);
-  record('add', [a, b], z, [], (dy, _s, needs) => [needs[0] ? scaledCopy(dy, 1) : null, needs[1] ? scaledCopy(dy, 1) : null]);
+  // The incoming gradient is consumed by this node: the first input may take it as a view (no copy); the
+  // second needs its own buffer because the tape accumulates into gradients in place.
+  record('add', [a, b], z, [], (dy, _s, needs) => [needs[0] ? dy.view(dy.shape) : null, needs[1] ? (needs[0] ? scaledCopy(dy, 1) : dy.view(dy.shape)) : null]);
   return z;
 }
 

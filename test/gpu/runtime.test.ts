@@ -117,6 +117,22 @@ test('gradients accumulate into leaves, and a freed graph cannot be replayed', a
   for (const t of [a, l1, l2, nog]) t.dispose();
 });
 
+test("backward(root, dy) leaves the caller's dy intact; a tensor used twice gets both gradients", async () => {
+  const a = Tensor.fromArray([1, 2], [2]); a.requiresGrad = true;
+  const b = Tensor.fromArray([3, 4], [2]); b.requiresGrad = true;
+  const y = ops.add(ops.add(a, b), a);
+  const dy = Tensor.fromArray([1, 10], [2]);
+  backward(y, dy);
+  assert.equal(Array.from(await dy.read()), [1, 10]);
+  assert.equal(Array.from(await a.grad!.read()), [2, 20]);
+  assert.equal(Array.from(await b.grad!.read()), [1, 10]);
+  const c = Tensor.fromArray([5], [1]); c.requiresGrad = true;
+  const z = ops.add(c, c);
+  backward(ops.sum(z));
+  assert.equal(Array.from(await c.grad!.read()), [2]);
+  for (const t of [a, b, y, dy, c, z]) t.dispose();
+});
+
 test('pool reports peak bytes and trims free buffers', () => {
   pool.resetPeaks();
   const big = Tensor.empty([1 << 20]);
