@@ -6,7 +6,9 @@ import { elemGrid } from './util.js';
 /** dst += alpha * src */
 export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {
   if (dst.size !== src.size) throw new Error(`addInPlace: ${dst.label()} and ${src.label()} differ in size`);
-  stream.dispatch('axpy', {}, { n: dst.size, alpha }, [src.binding, dst.binding], elemGrid(dst.size), { bytes: 12 * dst.size, flops: 2 * dst.size });
+  const cost = { bytes: 12 * dst.size, flops: 2 * dst.size };
+  if (dst.size % 4 === 0) stream.dispatch('axpy_v4', {}, { n4: dst.size / 4, alpha }, [src.binding, dst.binding], elemGrid(dst.size / 4), cost);
+  else stream.dispatch('axpy', {}, { n: dst.size, alpha }, [src.binding, dst.binding], elemGrid(dst.size), cost);
 }
 
 export function fillInPlace(t: Tensor, value: number): void {

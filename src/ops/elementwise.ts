@@ -7,9 +7,20 @@ import { checkTensor, checkF32, checkSameShape, checkArgCount, elemGrid, opError
 /** z = alpha*a + beta*b + gamma, b broadcast as a repeating block when smaller (bias rows). Raw launch, no tape. */
 export function addScaledRaw(a: Tensor, b: Tensor, alpha: number, beta: number, gamma = 0, out?: Tensor): Tensor {
   const z = out ?? Tensor.empty(a.shape);
-  stream.dispatch('add_scaled', {}, { n: a.size, nb: b.size, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size),
-    { flops: 3 * a.size, bytes: 12 * a.size });
+  const cost = { flops: 3 * a.size, bytes: 12 * a.size };
+  if (a.size % 4 === 0 && b.size % 4 === 0) {
+    stream.dispatch('add_scaled_v4', {}, { n4: a.size / 4, nb4: b.size / 4, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size / 4), cost);
+  } else {
+    stream.dispatch('add_scaled', {}, { n: a.size, nb: b.size, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size), cost);
+  }
   return z;
+}
+
+/** dx = dy where y > 0 (y: the ReLU's output). Raw launch, no tape. */
+export function reluBwdRaw(y: Tensor, dy: Tensor, dx: Tensor): void {
+  const cost = { bytes: 12 * y.size };
+  if (y.size % 4 === 0) stream.dispatch('relu_bwd_v4', {}, { n4: y.size / 4 }, [y.binding, dy.binding, dx.binding], elemGrid(y.size / 4), cost);
+  else stream.dispatch('relu_bwd', {}, { n: y.size }, [y.binding, dy.binding, dx.binding], elemGrid(y.size), cost);
 }
 
 function scaledCopy(x: Tensor, alpha: number): Tensor {
@@ -71,10 +82,11 @@ export function relu(x: Tensor): Tensor {
   checkArgCount('relu', arguments, 1);
   checkTensor('relu', 'x', x); checkF32('relu', 'x', x);
   const y = Tensor.empty(x.shape);
-  stream.dispatch('relu_fwd', {}, { n: x.size }, [x.binding, y.binding], elemGrid(x.size), { bytes: 8 * x.size });
+  if (x.size % 4 === 0) stream.dispatch('relu_fwd_v4', {}, { n4: x.size / 4 }, [x.binding, y.binding], elemGrid(x.size / 4), { bytes: 8 * x.size });
+  else stream.dispatch('relu_fwd', {}, { n: x.size }, [x.binding, y.binding], elemGrid(x.size), { bytes: 8 * x.size });
   record('relu', [x], y, [y], (dy, [sy]) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch('relu_bwd', {}, { n: x.size }, [sy!.binding, dy.binding, dx.binding], elemGrid(x.size), { bytes: 12 * x.size });
+    reluBwdRaw(sy!, dy, dx);
     return [dx];
   });
   return y;

@@ -17,7 +17,8 @@ const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 test.before(setupGpu);
 test.after(teardownGpu);
 
-for (const shape of [[1], [7], [3, 33], [2, 3, 5, 7]]) {
+// [2, 4, 4] and [4, 33] take the vec4 kernels; the others the scalar ones.
+for (const shape of [[1], [7], [3, 33], [2, 3, 5, 7], [2, 4, 4], [4, 33]]) {
   const n = prod(shape);
   test(`add/sub/mul/affine ${shape}`, async () => {
     await checkOp({ name: `add ${shape}`, xs: [randn(n), randn(n)], shapes: [shape, shape], gpu: ([a, b]) => ops.add(a!, b!), ref: ([a, b]) => R.add(a!, b!) });
@@ -100,9 +101,10 @@ for (const [rows, d] of [[1, 3], [4, 7], [8, 65]] as const) {
   });
 }
 
-const bnCases: [number, number, number][] = [[2, 3, 1], [4, 5, 1], [2, 3, 25], [3, 4, 7], [1, 2, 9]];
+// hw % 4 == 0 (16, 4) takes the vec4 batchnorm kernels.
+const bnCases: [number, number, number][] = [[2, 3, 1], [4, 5, 1], [2, 3, 25], [3, 4, 7], [1, 2, 9], [2, 3, 16], [3, 2, 4]];
 for (const [n, c, hw] of bnCases) {
-  const shape = hw === 1 ? [n, c] : [n, c, hw === 25 ? 5 : hw, hw === 25 ? 5 : 1];
+  const shape = hw === 1 ? [n, c] : hw === 25 ? [n, c, 5, 5] : hw === 16 ? [n, c, 4, 4] : [n, c, hw, 1];
   test(`batchNorm train/eval ${shape}`, async () => {
     const gamma = randn(c), beta = randn(c), rm = randn(c, 0.1), rv = Float64Array.from(randn(c), (v) => 0.5 + v * v);
     const eps = 1e-5;
