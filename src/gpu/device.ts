@@ -51,10 +51,17 @@ export async function initGpu(opts: GpuOptions = {}): Promise<GpuContext> {
     // Dawn's Vulkan loader wants a runtime dir; any writable one will do.
     process.env.XDG_RUNTIME_DIR ||= '/tmp';
     Object.assign(globalThis, globals);
-    const toggles = opts.toggles ?? [];
+    // SIMREG_DAWN_TOGGLES: extra Dawn options separated by ';' (e.g. "adapter=NAME;backend=vulkan").
+    const envToggles = (process.env.SIMREG_DAWN_TOGGLES ?? '').split(';').map((t) => t.trim()).filter(Boolean);
+    const toggles = [...(opts.toggles ?? []), ...envToggles];
     const gpu = create(toggles);
     instanceKeepAlive = gpu;
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    let adapter: GPUAdapter | null;
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    } catch (e) {
+      throw new Error(`${INSTALL_HINT}\nDawn said: ${(e as Error).message}`);
+    }
     if (!adapter) throw new Error(INSTALL_HINT);
     const wanted = opts.features ?? OPTIONAL_FEATURES;
     const features = wanted.filter((f) => adapter.features.has(f));

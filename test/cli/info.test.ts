@@ -25,4 +25,11 @@ test('unknown command exits 2 and prints usage', () => {
   assert.match(r.stderr, /usage: simreg/);
 });
 
+test('no usable adapter: the error says what to install, exit 1', () => {
+  const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, SIMREG_DAWN_TOGGLES: 'adapter=no-such-adapter' } });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /No WebGPU adapter found/);
+  assert.match(r.stderr, /mesa-vulkan-drivers/);
+});
+
 test.run();
