@@ -9,3 +9,4 @@ export * from './ops/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
+export * as data from './data/index.js';
