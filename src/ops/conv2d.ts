@@ -84,6 +84,17 @@ export const conv2dRaw = {
       gemm({ a: w, b: dy, c: dx, m: g.c, n: hw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * hw, strideC: g.c * hw });
       return;
     }
+    if (g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1) {
+      // Strided 1x1 (ResNet's downsample): W^T dy per image by GEMM, then scattered to every s-th pixel of dx
+      // (zeros elsewhere); no work is spent on the zeros.
+      const ohw = g.ho * g.wo;
+      const tmp = Tensor.empty([g.n, g.c, g.ho, g.wo]);
+      gemm({ a: w, b: dy, c: tmp, m: g.c, n: ohw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * ohw, strideC: g.c * ohw });
+      stream.dispatch('dilate_zero', {}, { planes: g.n * g.c, ho: g.ho, wo: g.wo, hd: g.h, wd: g.w, sh: g.sh, sw: g.sw }, [tmp.binding, dx.binding],
+        grid1d(Math.ceil((g.n * g.c * g.h * g.w) / 256)), { bytes: 4 * (tmp.size + dx.size) });
+      tmp.dispose();
+      return;
+    }
     if (igemmOk(g) && g.kw <= 8 && g.ph < g.kh && g.pw < g.kw) {
       // Strided: zero-insert dy (stride s -> 1) so the stride-1 implicit GEMM applies. It multiplies zeros
       // (s^2 more work), still far ahead of the direct kernel on lavapipe (measured: 0.08 vs ~6 GF/s effective).

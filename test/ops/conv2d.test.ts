@@ -26,7 +26,8 @@ const cases: C[] = [
   { n: 3, c: 5, h: 11, w: 13, k: 33, kh: 3, s: 2, p: 1 },       // stride 2 (igemm fwd/weight, direct data)
   { n: 1, c: 3, h: 15, w: 15, k: 8, kh: 7, s: 2, p: 3 },        // ResNet stem
   { n: 2, c: 4, h: 6, w: 6, k: 6, kh: 3, s: 1, p: 0 },
-  { n: 2, c: 8, h: 5, w: 5, k: 8, kh: 1, s: 2, p: 0 },          // 1x1 stride 2 downsample
+  { n: 2, c: 8, h: 5, w: 5, k: 8, kh: 1, s: 2, p: 0 },          // 1x1 stride 2 downsample (GEMM + scatter)
+  { n: 2, c: 4, h: 6, w: 8, k: 6, kh: 1, s: 2, p: 0 },          // even size: the last row/column of dx stays 0
   { n: 2, c: 4, h: 6, w: 7, k: 6, kh: 3, s: 1, p: 1, g: 2 },    // groups (direct)
   { n: 2, c: 6, h: 9, w: 9, k: 6, kh: 3, s: 2, p: 1, g: 6 },    // depthwise (direct)
   { n: 1, c: 5, h: 7, w: 7, k: 10, kh: 5, s: 1, p: 2, g: 5 },   // depthwise multiplier 2
