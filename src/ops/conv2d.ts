@@ -125,19 +125,6 @@ export const conv2dRaw = {
 
   backwardWeight(x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeom): void {
     const cost = { flops: convFlops(g), bytes: 4 * (x.size + dy.size + dw.size) };
-    if (g.groups === 1 && g.ho * g.wo <= IM2COL_MAX_HW) {
-      // Small maps: the implicit-GEMM weight gradient walks short rows; one GEMM over im2col is faster.
-      const rows = g.n * g.ho * g.wo, ckk = g.c * g.kh * g.kw;
-      const col = Tensor.empty([rows, ckk]);
-      const dyt = Tensor.empty([g.k, rows]);
-      stream.dispatch('im2col', {}, { n: g.n, c: g.c, h: g.h, w: g.w, ho: g.ho, wo: g.wo, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw },
-        [x.binding, col.binding], grid1d(Math.ceil((rows * ckk) / 256)), { bytes: 4 * (x.size + col.size) });
-      stream.dispatch('nchw_to_cn', {}, { n: g.n, c: g.k, hw: g.ho * g.wo }, [dy.binding, dyt.binding], grid1d(Math.ceil(dy.size / 256)), { bytes: 8 * dy.size });
-      gemm({ a: dyt, b: col, c: dw, m: g.k, n: ckk, k: rows });
-      col.dispose();
-      dyt.dispose();
-      return;
-    }
     // 1x1 convolutions take the implicit-GEMM path too: a GEMM over N*HW cannot be one strided view of NCHW.
     if (igemmOk(g)) {
       const name = need('conv2d_bwd_weight_igemm');
@@ -152,12 +139,6 @@ export const conv2dRaw = {
     stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [x.binding, dy.binding, dw.binding], d.grid, cost);
   },
 };
-
-/** Output maps up to this many pixels take im2col + GEMM for the weight gradient. Measured on lavapipe, batch 32,
- *  same run (implicit GEMM vs im2col + GEMM, GFLOP/s): 4x4 maps c512 7.7 vs 14.6, c256 s2 9.7 vs 12.8; 8x8 maps
- *  mixed (8.3 vs 9.0, 12.0 vs 10.7); 16x16 and up the implicit GEMM wins (11.4 vs 8.6, 11.3 vs 3.6). */
-let IM2COL_MAX_HW = 16;
-export function setIm2colMaxHw(v: number): void { IM2COL_MAX_HW = v; }
 
 /** Images whose 4-pixel strips share one x range: enough to fill a few workgroups when maps are small
  *  (a 4x4 map has 4 strips: alone it leaves half of an 8-lane workgroup idle), one image when they are large. */
