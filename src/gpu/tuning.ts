@@ -7,6 +7,8 @@ import type { Overrides } from './stream.js';
 export interface AdapterTuning {
   /** Overrides per kernel name. */
   overrides: Record<string, Overrides>;
+  /** Launcher choices that are not WGSL overrides (e.g. split-K factors); -1 means "choose by shape". */
+  knobs?: Record<string, number>;
 }
 
 // Measured on Mesa 25 lavapipe (llvmpipe, 2 cores, 8-lane subgroups): see bench/results and the kernel headers.
@@ -16,6 +18,9 @@ const LLVMPIPE: AdapterTuning = {
     gemm_sg_v4: { WG: 8 },
     conv2d_fwd_igemm: { WG: 8 },
   },
+  // Splitting the weight-gradient reduction over images gave no gain here (nsplit 1 / 8 / 32: 22.6 / 21.6 /
+  // 19.7 GFLOP/s on the bench shape): two cores are busy without it.
+  knobs: { 'conv2d_bwd_weight.nsplit': 1 },
 };
 
 // Real GPUs: wider workgroups keep more SIMD lanes busy; subgroups are 32 wide on NVIDIA.
@@ -25,6 +30,8 @@ const GENERIC_GPU: AdapterTuning = {
     gemm_sg_v4: { WG: 64 },
     conv2d_fwd_igemm: { WG: 64 },
   },
+  // Thousands of lanes: split small weight-gradient reductions so enough workgroups run (not yet measured).
+  knobs: { 'conv2d_bwd_weight.nsplit': -1 },
 };
 
 let active: AdapterTuning | null = null;
@@ -43,12 +50,13 @@ export function isSoftwareAdapter(): boolean {
 export function tuning(): AdapterTuning {
   if (active) return active;
   const base = isSoftwareAdapter() ? LLVMPIPE : GENERIC_GPU;
-  active = { overrides: { ...base.overrides } };
+  active = { overrides: { ...base.overrides }, knobs: { ...base.knobs } };
   const file = process.env.SIMREG_TUNING ?? new URL(`../bench/tune/${adapterKey()}.json`, import.meta.url).pathname;
   if (existsSync(file)) {
     try {
       const j = JSON.parse(readFileSync(file, 'utf8')) as AdapterTuning;
       for (const [k, v] of Object.entries(j.overrides ?? {})) active.overrides[k] = { ...active.overrides[k], ...v };
+      Object.assign(active.knobs!, j.knobs ?? {});
     } catch (e) {
       throw new Error(`tuning file ${file} is not valid JSON: ${(e as Error).message}`);
     }
@@ -62,4 +70,13 @@ export function tuned(kernel: string): Overrides {
 
 export function setTuning(kernel: string, o: Overrides): void {
   tuning().overrides[kernel] = { ...tuning().overrides[kernel], ...o };
+}
+
+export function knob(name: string, fallback: number): number {
+  return tuning().knobs?.[name] ?? fallback;
+}
+
+export function setKnob(name: string, v: number): void {
+  const t = tuning();
+  t.knobs = { ...t.knobs, [name]: v };
 }

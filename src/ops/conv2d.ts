@@ -6,7 +6,7 @@ import { record } from '../autograd/tape.js';
 import { noGrad } from '../autograd/scope.js';
 import { stream, grid1d } from '../gpu/stream.js';
 import { gpuContext } from '../gpu/device.js';
-import { tuned } from '../gpu/tuning.js';
+import { tuned, knob } from '../gpu/tuning.js';
 import { kernels, type KernelName } from '../gen/kernels.gen.js';
 import type { KernelSpec } from '../gpu/spec.js';
 import { checkTensor, checkF32, checkRank, opError } from './util.js';
@@ -130,15 +130,40 @@ export const conv2dRaw = {
       const name = need('conv2d_bwd_weight_igemm');
       const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
       const wg = ov.WG ?? 8;
-      stream.dispatch(name, ov, params(name, g, { accumulate: 0, nsplit: 1, nper: g.n }),
-        [x.binding, dy.binding, dw.binding], [Math.ceil((g.c * g.kh) / wg), Math.ceil(g.k / 16), 1], cost);
+      const grid: [number, number, number] = [Math.ceil((g.c * g.kh) / wg), Math.ceil(g.k / 16), 1];
+      splitWeightGrad(g, dw, grid[0] * grid[1], (nsplit, nper, out) => {
+        stream.dispatch(name, ov, params(name, g, { accumulate: 0, nsplit, nper }), [x.binding, dy.binding, out.binding], [grid[0], grid[1], nsplit], cost);
+      });
       return;
     }
     const name = need('conv2d_bwd_weight_direct');
     const d = directDispatch(name, g, 'weight');
-    stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [x.binding, dy.binding, dw.binding], d.grid, cost);
+    splitWeightGrad(g, dw, d.grid[0] * d.grid[1], (nsplit, nper, out) => {
+      stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra, nsplit, nper }), [x.binding, dy.binding, out.binding], [d.grid[0], d.grid[1], nsplit], cost);
+    });
   },
 };
+
+/**
+ * Split-K over images for the weight gradient: nsplit partial slices (z of the dispatch), then one reduction.
+ * The split comes from the tuning table ('conv2d_bwd_weight.nsplit'; -1 = enough workgroups for a wide GPU).
+ */
+function splitWeightGrad(g: ConvGeom, dw: Tensor, workgroups: number, launch: (nsplit: number, nper: number, out: Tensor) => void): void {
+  const k = knob('conv2d_bwd_weight.nsplit', 1);
+  let nsplit = k > 0 ? k : Math.ceil(2048 / Math.max(1, workgroups));
+  nsplit = Math.max(1, Math.min(nsplit, g.n, 65535));
+  const nper = Math.ceil(g.n / nsplit);
+  nsplit = Math.ceil(g.n / nper);
+  if (nsplit === 1) { launch(1, g.n, dw); return; }
+  const len = dw.size;
+  const part = Tensor.empty([nsplit, len]);
+  launch(nsplit, nper, part);
+  const groups = Math.ceil(len / (4 * 64));
+  const wgx = Math.min(groups, 65535);
+  stream.dispatch('conv2d_bwd_weight_reduce', {}, { len, nsplit, accumulate: 0, wgx }, [part.binding, dw.binding], [wgx, Math.ceil(groups / wgx), 1],
+    { flops: nsplit * len, bytes: 4 * (nsplit + 1) * len });
+  part.dispose();
+}
 
 /** Images whose 4-pixel strips share one x range: enough to fill a few workgroups when maps are small
  *  (a 4x4 map has 4 strips: alone it leaves half of an 8-lane workgroup idle), one image when they are large. */

@@ -6,6 +6,7 @@ import * as R from '../../src/ref/index.js';
 import * as ops from '../../src/ops/index.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { conv2dRaw, convGeometry } from '../../src/ops/conv2d.js';
+import { knob, setKnob } from '../../src/gpu/tuning.js';
 import { setupGpu, teardownGpu, assertClose, toHost } from '../helpers/gpu.js';
 import { checkOp } from '../helpers/opcheck.js';
 import { Rng } from '../helpers/rng.js';
@@ -54,8 +55,15 @@ for (const q of cases) {
     conv2dRaw.backwardData(dyt, wt, dx, g);
     assertClose(`bwd data ${label(q)}`, await toHost(dx), R.conv2dBwdData(dy, w, s), 3e-6 * q.k * q.kh * kw + 1e-6, 1e-4);
     const dw = Tensor.empty(ws);
-    conv2dRaw.backwardWeight(xt, dyt, dw, g);
-    assertClose(`bwd weight ${label(q)}`, await toHost(dw), R.conv2dBwdWeight(x, dy, s), 3e-6 * q.n * g.ho * g.wo + 1e-6, 1e-4);
+    const wantDw = R.conv2dBwdWeight(x, dy, s);
+    // The weight gradient whole and split over images (partial slices + conv2d_bwd_weight_reduce).
+    const saved = knob('conv2d_bwd_weight.nsplit', 1);
+    for (const nsplit of [1, 2, 3]) {
+      setKnob('conv2d_bwd_weight.nsplit', nsplit);
+      conv2dRaw.backwardWeight(xt, dyt, dw, g);
+      assertClose(`bwd weight ${label(q)} nsplit ${nsplit}`, await toHost(dw), wantDw, 3e-6 * q.n * g.ho * g.wo + 1e-6, 1e-4);
+    }
+    setKnob('conv2d_bwd_weight.nsplit', saved);
     for (const t of [xt, wt, dyt, y, dx, dw]) t.dispose();
   });
 }
