@@ -1,12 +1,18 @@
 // Kernel benchmark: GEMM 1024^3 and conv2d 3x3 s1 p1 (N=32, C=64 -> 64, 32x32) forward, input-gradient and
 // weight-gradient. Each kernel is checked against the float64 twin (sampled outputs) before it is timed.
-//   node bench/kernels.mjs [--json] [--reps N] [--only gemm|conv]
+//   node bench/kernels.mjs [--json] [--reps N] [--only gemm|conv] [--sweep]
+// --sweep times each candidate workgroup size / split of the GEMM and conv kernels on the same shapes (each
+// checked against the default variant's checked result) and writes the best to bench/tune/<adapter>.json, which
+// the engine loads at start (src/gpu/tuning.ts).
 import { initGpu, destroyGpu, gpuContext } from '../src/gpu/device.js';
 import { stream } from '../src/gpu/stream.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import { gemm } from '../src/ops/gemm.js';
 import { conv2dRaw, type ConvGeom } from '../src/ops/conv2d.js';
 import { envRecord, stats, timeWall, appendJsonl, table, fmt } from './lib/harness.js';
+import { tuningFile, setTuning, setKnob, knob, tuned, resetTuning, adapterKey } from '../src/gpu/tuning.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -107,6 +113,60 @@ if (!only || only === 'conv') {
   rows.push({ kernel: 'conv2d fwd+bwd', shape: 'sum of the three', ms: { median: total, min: NaN, p90: NaN, mean: NaN, n: 0 }, gflops: 3 * flops / total / 1e6, gbps: 0,
     check: { samples: 0, maxAbs: 0, tol: 0 } });
   for (const t of [x, w, dy, y, dx, dw]) t.dispose();
+}
+
+if (flag('sweep')) await sweep();
+
+async function sweep(): Promise<void> {
+  const M = 1024;
+  const a = Tensor.fromArray(randArr(M * M, 11), [M, M]), b = Tensor.fromArray(randArr(M * M, 12), [M, M]), c = Tensor.empty([M, M]);
+  const g: ConvGeom = { n: 32, c: 64, h: 32, w: 32, k: 64, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, ho: 32, wo: 32 };
+  const x = Tensor.fromArray(randArr(g.n * g.c * g.h * g.w, 13), [g.n, g.c, g.h, g.w]), w = Tensor.fromArray(randArr(g.k * g.c * 9, 14), [g.k, g.c, 3, 3]);
+  const dy = Tensor.fromArray(randArr(g.n * g.k * g.ho * g.wo, 15), [g.n, g.k, g.ho, g.wo]);
+  const y = Tensor.empty([g.n, g.k, g.ho, g.wo]), dx = Tensor.empty([g.n, g.c, g.h, g.w]), dw = Tensor.empty([g.k, g.c, 3, 3]);
+  type Cand = { set: () => void; label: string };
+  const families: { name: string; run: () => void; out: Tensor; cands: Cand[]; apply: (best: Cand) => void }[] = [];
+  const wgCands = (kernel: string, sizes: number[]) => sizes.map((WG) => ({ label: `${kernel} WG=${WG}`, set: () => setTuning(kernel, { WG }), WG }));
+  families.push({ name: 'gemm_sg_v4', run: () => gemm({ a, b, c, m: M, n: M, k: M }), out: c, cands: wgCands('gemm_sg_v4', [8, 16, 32, 64]), apply: (x) => x.set() });
+  families.push({ name: 'conv2d_fwd_igemm', run: () => conv2dRaw.forward(x, w, null, y, g), out: y, cands: wgCands('conv2d_fwd_igemm', [8, 16, 32]), apply: (x) => x.set() });
+  families.push({ name: 'conv2d_bwd_data_igemm', run: () => conv2dRaw.backwardData(dy, w, dx, g), out: dx, cands: wgCands('conv2d_bwd_data_igemm', [8, 16, 32]), apply: (x) => x.set() });
+  families.push({ name: 'conv2d_bwd_weight_igemm', run: () => conv2dRaw.backwardWeight(x, dy, dw, g), out: dw, cands: wgCands('conv2d_bwd_weight_igemm', [8, 16, 32]), apply: (x) => x.set() });
+  families.push({ name: 'conv2d_bwd_weight.nsplit', run: () => conv2dRaw.backwardWeight(x, dy, dw, g), out: dw,
+    cands: [1, 4, 16].map((n) => ({ label: `nsplit=${n}`, set: () => setKnob('conv2d_bwd_weight.nsplit', n) })), apply: (x) => x.set() });
+  const result: { overrides: Record<string, Record<string, number>>; knobs: Record<string, number>; measured: Record<string, unknown>[] } = { overrides: {}, knobs: {}, measured: [] };
+  for (const f of families) {
+    const first = f.cands[0]!;
+    first.set();
+    f.run();
+    const ref = await f.out.read();
+    let best: { c: Cand; ms: number } | null = null;
+    for (const cand of f.cands) {
+      cand.set();
+      f.run();
+      const got = await f.out.read();
+      // Another summation order changes float32 rounding: compare against the largest output, not per element.
+      let maxDiff = 0, maxRef = 0;
+      for (let i = 0; i < got.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(got[i]! - ref[i]!)); maxRef = Math.max(maxRef, Math.abs(ref[i]!)); }
+      if (!(maxDiff <= 1e-5 * maxRef)) { console.log(`  ${cand.label}: differs from the default variant (max diff ${maxDiff} of ${maxRef}), skipped`); continue; }
+      // The minimum of several runs: on a shared host the median mostly measures the neighbours.
+      const ms = stats(await timeWall(f.run, { reps: 5, warmup: 1 })).min;
+      result.measured.push({ family: f.name, candidate: cand.label, ms });
+      console.log(`  ${cand.label.padEnd(34)} ${ms.toFixed(1)} ms`);
+      if (!best || ms < best.ms) best = { c: cand, ms };
+    }
+    if (best) {
+      f.apply(best.c);
+      if (f.name.includes('.')) result.knobs[f.name] = knob(f.name, 1);
+      else result.overrides[f.name] = { ...tuned(f.name) };
+      console.log(`sweep: ${f.name} -> ${best.c.label} (${best.ms.toFixed(1)} ms)`);
+    }
+  }
+  const file = tuningFile();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ adapter: adapterKey(), ...envRecord(), overrides: result.overrides, knobs: result.knobs, measured: result.measured }, null, 2) + '\n');
+  console.log(`wrote ${file}; the engine loads it on start (src/gpu/tuning.ts)`);
+  resetTuning();
+  for (const t of [a, b, c, x, w, dy, y, dx, dw]) t.dispose();
 }
 
 await stream.sync();

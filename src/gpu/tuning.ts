@@ -1,6 +1,8 @@
 // Kernel variant and override choices per adapter. The table is data: measured defaults live here, and
 // `bench/kernels.mjs --sweep` writes bench/tune/<adapter>.json, which loadTuning() merges over them.
 import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gpuContext } from './device.js';
 import type { Overrides } from './stream.js';
 
@@ -51,7 +53,7 @@ export function tuning(): AdapterTuning {
   if (active) return active;
   const base = isSoftwareAdapter() ? LLVMPIPE : GENERIC_GPU;
   active = { overrides: { ...base.overrides }, knobs: { ...base.knobs } };
-  const file = process.env.SIMREG_TUNING ?? new URL(`../bench/tune/${adapterKey()}.json`, import.meta.url).pathname;
+  const file = tuningFile();
   if (existsSync(file)) {
     try {
       const j = JSON.parse(readFileSync(file, 'utf8')) as AdapterTuning;
@@ -70,6 +72,33 @@ export function tuned(kernel: string): Overrides {
 
 export function setTuning(kernel: string, o: Overrides): void {
   tuning().overrides[kernel] = { ...tuning().overrides[kernel], ...o };
+}
+
+/** The project root: the nearest folder above this bundle with simreg's package.json. */
+function projectRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try { if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'simreg') return dir; } catch { /* keep looking */ }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return null;
+}
+
+/** Where this adapter's sweep results live: $SIMREG_TUNING, else bench/tune/<adapter>.json in the project. */
+export function tuningFile(): string {
+  if (process.env.SIMREG_TUNING) return process.env.SIMREG_TUNING;
+  const root = projectRoot() ?? process.cwd();
+  return join(root, 'bench', 'tune', `${adapterKey()}.json`);
+}
+
+/** Forget the loaded table (after a sweep wrote a new file). */
+export function resetTuning(): void {
+  active = null;
 }
 
 export function knob(name: string, fallback: number): number {

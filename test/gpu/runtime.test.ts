@@ -11,6 +11,10 @@ import { tidy, noGrad } from '../../src/autograd/scope.js';
 import { backward } from '../../src/autograd/tape.js';
 import * as ops from '../../src/ops/index.js';
 import { setupGpu, teardownGpu } from '../helpers/gpu.js';
+import { tuned, knob, resetTuning, tuningFile } from '../../src/gpu/tuning.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test.before(setupGpu);
 test.after(teardownGpu);
@@ -131,6 +135,27 @@ test("backward(root, dy) leaves the caller's dy intact; a tensor used twice gets
   backward(ops.sum(z));
   assert.equal(Array.from(await c.grad!.read()), [2]);
   for (const t of [a, b, y, dy, c, z]) t.dispose();
+});
+
+test('tuning: a sweep file overrides the measured defaults; a broken one is named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'simreg-tune-'));
+  const file = join(dir, 't.json');
+  const defaultWg = tuned('gemm_sg_v4').WG;
+  writeFileSync(file, JSON.stringify({ overrides: { gemm_sg_v4: { WG: 16 } }, knobs: { 'conv2d_bwd_weight.nsplit': 4 } }));
+  process.env.SIMREG_TUNING = file;
+  resetTuning();
+  try {
+    assert.is(tuningFile(), file);
+    assert.is(tuned('gemm_sg_v4').WG, 16);
+    assert.is(knob('conv2d_bwd_weight.nsplit', 1), 4);
+    writeFileSync(file, '{ not json');
+    resetTuning();
+    assert.throws(() => tuned('gemm_sg_v4'), /tuning file .*t\.json is not valid JSON/);
+  } finally {
+    delete process.env.SIMREG_TUNING;
+    resetTuning();
+  }
+  assert.is(tuned('gemm_sg_v4').WG, defaultWg);
 });
 
 test('pool reports peak bytes and trims free buffers', () => {
