@@ -10,3 +10,4 @@ export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
 export * as data from './data/index.js';
+export * from './eval/index.js';

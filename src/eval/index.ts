@@ -1,0 +1,1 @@
+export { knnClassify, type KnnOptions, type KnnResult } from './knn.js';
