@@ -33,6 +33,11 @@ const cases: C[] = [
   { n: 2, c: 6, h: 9, w: 9, k: 6, kh: 3, s: 2, p: 1, g: 6 },    // depthwise (direct)
   { n: 1, c: 5, h: 7, w: 7, k: 10, kh: 5, s: 1, p: 2, g: 5 },   // depthwise multiplier 2
   { n: 1, c: 2, h: 5, w: 4, k: 3, kh: 2, kw: 3, s: 1, p: 0 },   // non-square kernel
+  // Strided input gradients: phase decomposition (s2 p0 / 2x2 / phases without taps) and its dilation fallback (s3).
+  { n: 2, c: 3, h: 9, w: 8, k: 5, kh: 3, s: 2, p: 0 },
+  { n: 2, c: 4, h: 8, w: 8, k: 4, kh: 2, s: 2, p: 0 },
+  { n: 1, c: 3, h: 7, w: 9, k: 4, kh: 1, kw: 3, s: 2, p: 0 },
+  { n: 2, c: 3, h: 10, w: 11, k: 4, kh: 3, s: 3, p: 1 },
 ];
 
 const label = (q: C) => `n${q.n} c${q.c} ${q.h}x${q.w} k${q.k} ${q.kh}x${q.kw ?? q.kh} s${q.s} p${q.p} g${q.g ?? 1}`;
