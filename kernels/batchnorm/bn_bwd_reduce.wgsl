@@ -2,7 +2,8 @@
 //   dbeta[c] = sum dy ;  dgamma[c] = sum dy * xhat   (sums over batch and space)
 //   bindings: 0 p | 1 x, 2 dy, 3 mean, 4 invstd (read) | 5 dgamma, 6 dbeta (read_write)   writes (=)
 //   dispatch: (c, 1, 1) workgroups of RWG invocations; siblings: bn_bwd_data.wgsl uses these sums
-const RWG: u32 = 256u;
+// RWG: workgroup size, a power of two the launcher picks from the values per channel (small maps: fewer idle lanes).
+override RWG: u32 = 256;
 // #include "common/wg_reduce.wgsl"
 struct Params { n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<uniform> p: Params;

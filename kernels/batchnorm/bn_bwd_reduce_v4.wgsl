@@ -2,7 +2,8 @@
 //   xhat = (x - mean) invstd, reading x and dy as vec4
 //   bindings: 0 p | 1 x (vec4), 2 dy (vec4), 3 mean, 4 invstd (read) | 5 dgamma, 6 dbeta (read_write)   writes (=)
 //   dispatch: (c, 1, 1) workgroups of RWG invocations; sibling: bn_bwd_reduce.wgsl (any hw)
-const RWG: u32 = 256u;
+// RWG: workgroup size, a power of two the launcher picks from the values per channel (small maps: fewer idle lanes).
+override RWG: u32 = 256;
 // #include "common/wg_reduce.wgsl"
 struct Params { n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<uniform> p: Params;

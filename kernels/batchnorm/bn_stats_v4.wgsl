@@ -3,7 +3,8 @@
 //   when update != 0: run_mean/run_var updated with momentum (unbiased variance), as PyTorch.
 //   bindings: 0 p | 1 x (read, vec4) | 2 mean, 3 invstd, 4 run_mean, 5 run_var (read_write)   writes (=), running stats in place
 //   dispatch: (c, 1, 1) workgroups of RWG invocations, one per channel; sibling: bn_stats.wgsl (any hw)
-const RWG: u32 = 256u;
+// RWG: workgroup size, a power of two the launcher picks from the values per channel (small maps: fewer idle lanes).
+override RWG: u32 = 256;
 // #include "common/wg_reduce.wgsl"
 struct Params { n: u32, c: u32, hw: u32, eps: f32, momentum: f32, update: u32 }
 @group(0) @binding(0) var<uniform> p: Params;

@@ -4,7 +4,7 @@
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
 import { stream } from '../gpu/stream.js';
-import type { KernelName } from '../gen/kernels.gen.js';
+import { kernels, type KernelName } from '../gen/kernels.gen.js';
 import { checkTensor, checkF32, checkArgCount, elemGrid } from './util.js';
 
 /**
@@ -14,11 +14,15 @@ import { checkTensor, checkF32, checkArgCount, elemGrid } from './util.js';
 function unary(op: string, x: Tensor, fwd: KernelName, bwd: KernelName, save: 'x' | 'y', flops: number): Tensor {
   checkTensor(op, 'x', x); checkF32(op, 'x', x);
   const n = x.size;
+  // vec4 siblings (`<name>_v4`, a quarter of the gathers on lavapipe) when the size allows.
+  const v4 = n % 4 === 0 && `${fwd}_v4` in kernels && `${bwd}_v4` in kernels;
+  const p: Record<string, number> = v4 ? { n4: n / 4 } : { n };
+  const grid = elemGrid(v4 ? n / 4 : n);
   const y = Tensor.empty(x.shape);
-  stream.dispatch(fwd, {}, { n }, [x.binding, y.binding], elemGrid(n), { flops: flops * n, bytes: 8 * n });
+  stream.dispatch((v4 ? `${fwd}_v4` : fwd) as KernelName, {}, p, [x.binding, y.binding], grid, { flops: flops * n, bytes: 8 * n });
   record(op, [x], y, [save === 'y' ? y : x], (dy, [s]) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch(bwd, {}, { n }, [s!.binding, dy.binding, dx.binding], elemGrid(n), { flops: (flops + 3) * n, bytes: 12 * n });
+    stream.dispatch((v4 ? `${bwd}_v4` : bwd) as KernelName, {}, p, [s!.binding, dy.binding, dx.binding], grid, { flops: (flops + 3) * n, bytes: 12 * n });
     return [dx];
   });
   return y;

@@ -32,8 +32,11 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runMean: Tenso
   const invstd = Tensor.empty([c]);
   // vec4 variants when every group of 4 values lies in one channel: a quarter of the gathers on lavapipe.
   const v4 = hw % 4 === 0;
+  // Reduction workgroup: about 4 values per lane, between 32 and 256 lanes (one channel per workgroup).
+  const perLane = (v4 ? m / 4 : m) / 4;
+  const RWG = Math.min(256, Math.max(32, 2 ** Math.floor(Math.log2(Math.max(1, perLane)))));
   if (training) {
-    stream.dispatch(v4 ? 'bn_stats_v4' : 'bn_stats', {}, { n, c, hw, eps, momentum, update: 1 },
+    stream.dispatch(v4 ? 'bn_stats_v4' : 'bn_stats', { RWG }, { n, c, hw, eps, momentum, update: 1 },
       [x.binding, mean.binding, invstd.binding, runMean.binding, runVar.binding], [c, 1, 1], { flops: 4 * x.size, bytes: 8 * x.size });
   } else {
     stream.dispatch('bn_eval_stats', {}, { c, eps }, [runMean.binding, runVar.binding, mean.binding, invstd.binding], [Math.ceil(c / 64), 1, 1]);
@@ -57,7 +60,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runMean: Tenso
       }
       const dgamma = Tensor.empty([c]);
       const dbeta = Tensor.empty([c]);
-      stream.dispatch(v4 ? 'bn_bwd_reduce_v4' : 'bn_bwd_reduce', {}, { n, c, hw }, [sx.binding, dy.binding, smean.binding, sinv.binding, dgamma.binding, dbeta.binding],
+      stream.dispatch(v4 ? 'bn_bwd_reduce_v4' : 'bn_bwd_reduce', { RWG }, { n, c, hw }, [sx.binding, dy.binding, smean.binding, sinv.binding, dgamma.binding, dbeta.binding],
         [c, 1, 1], { flops: 5 * x.size, bytes: 8 * x.size });
       let dx: Tensor | null = null;
       if (needs[0]) {

@@ -33,7 +33,8 @@ async function fwd(x: Float64Array, shape: number[], f: (t: Tensor) => Tensor): 
 
 // ---- relu6 / sigmoid / silu
 
-const shapes = [[1], [7], [3, 33], [257], [2, 3, 5, 7], [1, 3, 31, 11]];
+// [4, 5] and [2, 2, 3, 4] (sizes % 4 == 0) take the vec4 kernels where they exist.
+const shapes = [[1], [7], [3, 33], [257], [2, 3, 5, 7], [1, 3, 31, 11], [4, 5], [2, 2, 3, 4]];
 for (const shape of shapes) {
   const n = prod(shape);
   test(`relu6 ${shape}`, async () => {

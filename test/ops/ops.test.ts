@@ -102,9 +102,10 @@ for (const [rows, d] of [[1, 3], [4, 7], [8, 65]] as const) {
 }
 
 // hw % 4 == 0 (16, 4) takes the vec4 batchnorm kernels.
-const bnCases: [number, number, number][] = [[2, 3, 1], [4, 5, 1], [2, 3, 25], [3, 4, 7], [1, 2, 9], [2, 3, 16], [3, 2, 4]];
+// [4, 2, 4096] reduces with 256-lane workgroups, the small ones with 32.
+const bnCases: [number, number, number][] = [[2, 3, 1], [4, 5, 1], [2, 3, 25], [3, 4, 7], [1, 2, 9], [2, 3, 16], [3, 2, 4], [4, 2, 4096]];
 for (const [n, c, hw] of bnCases) {
-  const shape = hw === 1 ? [n, c] : hw === 25 ? [n, c, 5, 5] : hw === 16 ? [n, c, 4, 4] : [n, c, hw, 1];
+  const shape = hw === 1 ? [n, c] : hw === 25 ? [n, c, 5, 5] : hw === 16 ? [n, c, 4, 4] : hw === 4096 ? [n, c, 64, 64] : [n, c, hw, 1];
   test(`batchNorm train/eval ${shape}`, async () => {
     const gamma = randn(c), beta = randn(c), rm = randn(c, 0.1), rv = Float64Array.from(randn(c), (v) => 0.5 + v * v);
     const eps = 1e-5;

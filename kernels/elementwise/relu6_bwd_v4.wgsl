@@ -1,0 +1,18 @@
+// relu6_bwd_v4.wgsl: dx = dy where 0 < y < 6 else 0, on vec4s (n % 4 == 0; y is the forward output)
+//   bindings: 0 p | 1 y, 2 dy (read, vec4) | 3 dx (read_write, vec4)   writes (=)
+//   dispatch: grid1d(ceil(n / 4 / WG)); siblings: relu6_bwd.wgsl (any n), relu6_fwd_v4.wgsl
+// #include "common/flat_index.wgsl"
+override WG: u32 = 256;
+struct Params { n4: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> y: array<vec4f>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_wg(wid, nwg) * WG + lid;
+  if (i < p.n4) {
+    let v = y[i];
+    dx[i] = select(vec4f(0.0), dy[i], (v > vec4f(0.0)) & (v < vec4f(6.0)));
+  }
+}

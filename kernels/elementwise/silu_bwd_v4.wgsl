@@ -1,0 +1,21 @@
+// silu_bwd_v4.wgsl: dx = dy s (1 + x (1 - s)), s = sigmoid(x), on vec4s (n % 4 == 0; x is the forward input)
+//   bindings: 0 p | 1 x, 2 dy (read, vec4) | 3 dx (read_write, vec4)   writes (=)
+//   dispatch: grid1d(ceil(n / 4 / WG)); siblings: silu_bwd.wgsl (any n), silu_fwd_v4.wgsl
+// #include "common/flat_index.wgsl"
+override WG: u32 = 256;
+struct Params { n4: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_wg(wid, nwg) * WG + lid;
+  if (i < p.n4) {
+    let v = x[i];
+    let e = exp(-abs(v));
+    let r = 1.0 / (1.0 + e);
+    let s = select(e * r, r, v >= vec4f(0.0));
+    dx[i] = dy[i] * s * (1.0 + v * (1.0 - s));
+  }
+}
