@@ -4,9 +4,9 @@
 // GEMM view: none (direct loops); per output channel a (C/G*kh*kw)-long dot product per pixel.
 // Layouts: x NCHW [N,C,H,W], w [K,C/G,kh,kw], bias [K], y NCHW [N,K,Ho,Wo]; float32.
 // Tile: each invocation computes 4 consecutive output pixels of one output row for one channel k;
-//   a workgroup = WG strips of the same (n, k). No subgroup operations, no workgroup memory.
+//   a workgroup = WG strips of channel k, from nper images. No subgroup operations, no workgroup memory.
 // Bindings: 0 p: Params (uniform), 1 x (read), 2 w (read), 3 bias (read; dummy when use_bias == 0), 4 y (read_write).
-// Dispatch: x = ceil(Ho * ceil(Wo/4) / WG), y = ygrid, z = N * zfold with ygrid * zfold >= K, all <= 65535
+// Dispatch: x = ceil(nper * Ho * ceil(Wo/4) / WG), y = ygrid, z = ceil(N / nper) * zfold (nper images share x) with ygrid * zfold >= K, all <= 65535
 //   (normally ygrid = K, zfold = 1). Channel k = wid.y + (wid.z % zfold) * ygrid.
 // Output: y = result when accumulate == 0, y += result otherwise (bias added either way if use_bias).
 // Siblings: conv2d_fwd_igemm.wgsl (groups = 1, faster).
@@ -18,7 +18,7 @@ struct Params {
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, use_bias: u32, accumulate: u32,
-  ygrid: u32, zfold: u32,
+  ygrid: u32, zfold: u32, nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,13 +29,15 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n = wid.z / p.zfold;
   let k = wid.y + (wid.z % p.zfold) * p.ygrid;
-  if (n >= p.N || k >= p.K) { return; }
+  if (k >= p.K) { return; }
   let spr = (p.Wo + 3u) / 4u;
+  let spi = p.Ho * spr;                     // strips per image
+  // x walks the strips of nper images (small maps fill the SIMD lanes across the batch).
   let q = wid.x * WG + lid;
-  if (q >= p.Ho * spr) { return; }
-  let oh = q / spr;
+  let n = (wid.z / p.zfold) * p.nper + q / spi;
+  if (q >= p.nper * spi || n >= p.N) { return; }
+  let oh = (q % spi) / spr;
   let ow0 = (q % spr) * 4u;
   let Cg = p.C / p.groups;
   let g = k / (p.K / p.groups);

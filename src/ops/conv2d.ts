@@ -242,8 +242,10 @@ function directDispatch(name: KernelName, g: ConvGeom, which: 'fwd' | 'data' | '
     return { ov, grid: [wgx, Math.ceil(groups / wgx), 1], extra: { nsplit: 1, nper: g.n, wgx } };
   }
   const [chans, rows, cols] = which === 'fwd' ? [g.k, g.ho, g.wo] : [g.c, g.h, g.w];
-  const { ygrid, zfold } = foldRows(chans, g.n);
-  return { ov, grid: [Math.ceil((rows * Math.ceil(cols / 4)) / wg), ygrid, g.n * zfold], extra: { ygrid, zfold } };
+  const spi = rows * Math.ceil(cols / 4);
+  const nper = imagesPerSlice(spi, g.n, wg);
+  const { ygrid, zfold } = foldRows(chans, Math.ceil(g.n / nper));
+  return { ov, grid: [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], extra: { ygrid, zfold, nper } };
 }
 
 export function convGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeom {
