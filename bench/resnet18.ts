@@ -1,5 +1,6 @@
-// ResNet-18 training step and inference on this adapter, with a per-kernel breakdown.
+// ResNet-18 (or another architecture) training step and inference on this adapter, with a per-kernel breakdown.
 //   node bench/resnet18.mjs [--batch 32] [--size 32] [--width 1] [--steps 5] [--imagenet] [--classes 10] [--json]
+//                           [--arch resnet18|resnet34|resnet50|mobilenet_v2|efficientnet_b0] [--lr 0.05]
 // Default: the small-image ResNet-18 (3x3 stem, no max-pool), 32x32x3 inputs, 10 classes, batch 32.
 // Before timing it checks itself: the loss on a fixed batch falls over the first steps, and a step reads back
 // nothing but its loss.
@@ -10,7 +11,7 @@ import { Tensor } from '../src/autograd/tensor.js';
 import { tidy, noGrad } from '../src/autograd/scope.js';
 import { backward } from '../src/autograd/tape.js';
 import { crossEntropy } from '../src/ops/index.js';
-import { ResNet } from '../src/nn/resnet.js';
+import { createModel } from '../src/nn/registry.js';
 import { SGD, decayGroups } from '../src/optim/index.js';
 import { envRecord, stats, appendJsonl, table } from './lib/harness.js';
 
@@ -24,21 +25,24 @@ const num = (f: string, d: number) => {
   return v;
 };
 if (has('help')) {
-  console.log('node bench/resnet18.mjs [--batch 32] [--size 32] [--width 1] [--steps 5] [--imagenet] [--classes 10] [--json]');
+  console.log('node bench/resnet18.mjs [--batch 32] [--size 32] [--width 1] [--steps 5] [--imagenet] [--classes 10] [--json] [--arch NAME]');
   process.exit(0);
 }
 const imagenet = has('imagenet');
 const batch = num('batch', 32), size = num('size', imagenet ? 224 : 32), width = num('width', 1), steps = num('steps', 5);
 const classes = num('classes', imagenet ? 1000 : 10);
+const arch = (() => { const i = args.indexOf('--arch'); return i >= 0 ? args[i + 1]! : 'resnet18'; })();
+// The self-check trains on one fixed batch: the SiLU/squeeze-excitation nets want a smaller step than ResNets.
+const lr = num('lr', arch.startsWith('resnet') ? 0.05 : 0.01);
 
 await initGpu();
 const env = envRecord();
 const info = gpuContext().info;
 console.log(`adapter: ${info.vendor} ${info.device || info.description} | ${info.description} | webgpu ${env.webgpu} | node ${env.node} | git ${env.git}${env.dirty ? '+dirty' : ''}`);
-console.log(`ResNet-18 ${imagenet ? 'ImageNet stem' : 'small-image stem (3x3, no max-pool)'}, width x${width}, ${batch}x3x${size}x${size}, ${classes} classes`);
+console.log(`${arch} ${imagenet ? 'ImageNet stem' : 'small-image stem'}, width x${width}, ${batch}x3x${size}x${size}, ${classes} classes`);
 
-const model = new ResNet('resnet18', { smallStem: !imagenet, widthMultiplier: width, numClasses: classes, seed: 1 });
-const opt = new SGD(decayGroups(model.namedParameters(), 5e-4), { lr: 0.05, momentum: 0.9 });
+const model = createModel(arch, { smallStem: !imagenet, widthMultiplier: width === 1 ? undefined : width, numClasses: classes, seed: 1, dropout: 0 });
+const opt = new SGD(decayGroups(model.namedParameters(), 5e-4), { lr, momentum: 0.9 });
 // A fixed batch: deterministic pseudo-images and labels.
 const xs = new Float32Array(batch * 3 * size * size);
 for (let i = 0; i < xs.length; i++) xs[i] = Math.sin(i * 0.37) * Math.cos(i * 0.011);
@@ -106,7 +110,7 @@ const peakAll = poolStats().peakBytesAllocated;
 
 const tr = stats(trainMs), inf = stats(inferMs);
 const row = {
-  ...env, bench: 'resnet18', config: { batch, size, width, classes, imagenet, steps },
+  ...env, bench: 'resnet18', config: { arch, batch, size, width, classes, imagenet, steps, lr },
   train: { imagesPerSec: (batch * 1000) / tr.median, ms: tr }, infer: { imagesPerSec: (batch * 1000) / inf.median, ms: inf },
   peakPoolBytes: Math.max(peakTrain, peakAll), dispatchesPerStep, firstLosses: first, kernels: breakdown,
 };
