@@ -9,7 +9,7 @@ import { stream } from '../src/gpu/stream.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import { gemm } from '../src/ops/gemm.js';
 import { conv2dRaw, type ConvGeom } from '../src/ops/conv2d.js';
-import { envRecord, stats, timeWall, appendJsonl, table, fmt } from './lib/harness.js';
+import { envRecord, stats, timeWall, appendJsonl, table } from './lib/harness.js';
 import { tuningFile, setTuning, setKnob, knob, tuned, resetTuning, adapterKey } from '../src/gpu/tuning.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -174,5 +174,5 @@ console.log(table(['kernel', 'shape', 'median ms', 'min ms', 'p90 ms', 'GFLOP/s'
   rows.map((r) => [r.kernel, r.shape, r.ms.median, r.ms.min, r.ms.p90, r.gflops, r.check.samples ? `${r.check.samples} pts, max err ${r.check.maxAbs.toExponential(1)}` : '-'])));
 const path = appendJsonl('kernels.jsonl', rows.map((r) => ({ ...env, bench: 'kernels', ...r })));
 if (flag('json')) console.log(JSON.stringify(rows.map((r) => ({ ...env, bench: 'kernels', ...r }))));
-console.log(`appended ${rows.length} rows to ${path}  (${fmt(rows.length)} measurements)`);
+console.log(`appended ${rows.length} rows to ${path}`);
 destroyGpu();

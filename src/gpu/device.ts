@@ -104,10 +104,6 @@ export function gpuContext(): GpuContext {
   return ctx;
 }
 
-export function keptInstance(): GPU | null {
-  return instanceKeepAlive;
-}
-
 export function hasGpu(): boolean {
   return ctx !== null;
 }

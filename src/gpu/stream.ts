@@ -15,7 +15,6 @@ interface PipelineEntry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   spec: KernelSpec;
-  workgroupSize: [number, number, number];
 }
 
 const pipelines = new Map<string, PipelineEntry>();
@@ -79,17 +78,7 @@ export function getPipeline(name: KernelName, overrides: Overrides = {}): Pipeli
   compileChecks.push(device.popErrorScope().then((err) => {
     if (err) pushGpuError(`pipeline creation failed for kernel ${name} (${spec.file}) with overrides ${JSON.stringify(values)}: ${err.message}`);
   }));
-  const ws = spec.workgroupSize ?? [1, 1, 1];
-  const wsv = [0, 1, 2].map((i) => {
-    const v = ws[i] ?? 1;
-    return v;
-  }) as [number, number, number];
-  // Overrides named WG_X/WG_Y/WG_Z (or WG) set the workgroup size; keep the launcher's view in sync.
-  if (values.WG !== undefined) wsv[0] = values.WG;
-  if (values.WG_X !== undefined) wsv[0] = values.WG_X;
-  if (values.WG_Y !== undefined) wsv[1] = values.WG_Y;
-  if (values.WG_Z !== undefined) wsv[2] = values.WG_Z;
-  e = { pipeline, layout, spec, workgroupSize: wsv };
+  e = { pipeline, layout, spec };
   pipelines.set(key, e);
   return e;
 }

@@ -9,7 +9,7 @@ import { gpuContext } from '../gpu/device.js';
 import { tuned, knob } from '../gpu/tuning.js';
 import { kernels, type KernelName } from '../gen/kernels.gen.js';
 import type { KernelSpec } from '../gpu/spec.js';
-import { checkTensor, checkF32, checkRank, opError } from './util.js';
+import { checkTensor, checkF32, checkRank, opError, dummyTensor } from './util.js';
 import { gemm, foldRows } from './gemm.js';
 import { sum } from './reduce.js';
 import { fillInPlace } from './accumulate.js';
@@ -23,8 +23,6 @@ export interface Conv2dOptions { stride?: number | [number, number]; padding?: n
 
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
-let dummy: Tensor | null = null;
-const dummyBuf = () => { if (!dummy || dummy.isDisposed) dummy = new Tensor([4], 'f32', undefined, false); return dummy; };
 
 const hasSubgroups = () => gpuContext().features.has('subgroups');
 const is1x1 = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1;
@@ -69,13 +67,13 @@ export const conv2dRaw = {
       const nper = imagesPerSlice(spi, g.n, wg);
       const { ygrid, zfold } = foldRows(Math.ceil(g.k / 16), Math.ceil(g.n / nper));
       stream.dispatch(name, ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ygrid, zfold, nper }),
-        [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
+        [x.binding, w.binding, (bias ?? dummyTensor()).binding, y.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
       return;
     }
     const name = need('conv2d_fwd_direct');
     const d = directDispatch(name, g, 'fwd');
     stream.dispatch(name, d.ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ...d.extra }),
-      [x.binding, w.binding, (bias ?? dummyBuf()).binding, y.binding], d.grid, cost);
+      [x.binding, w.binding, (bias ?? dummyTensor()).binding, y.binding], d.grid, cost);
   },
 
   backwardData(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
@@ -284,8 +282,4 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     return [dx, dw, db];
   });
   return y;
-}
-
-export function describeConv(g: ConvGeom): string {
-  return `x ${fmtShape([g.n, g.c, g.h, g.w])} k${g.kh}x${g.kw} s${g.sh} p${g.ph} g${g.groups} -> ${fmtShape([g.n, g.k, g.ho, g.wo])}`;
 }

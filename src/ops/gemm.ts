@@ -5,7 +5,7 @@ import { record } from '../autograd/tape.js';
 import { stream } from '../gpu/stream.js';
 import { gpuContext } from '../gpu/device.js';
 import { tuned } from '../gpu/tuning.js';
-import { checkTensor, checkF32, checkRank, opError } from './util.js';
+import { checkTensor, checkF32, checkRank, opError, dummyTensor } from './util.js';
 import { sum } from './reduce.js';
 import { noGrad } from '../autograd/scope.js';
 
@@ -21,11 +21,6 @@ export interface GemmArgs {
   accumulate?: boolean;
 }
 
-let dummy: Tensor | null = null;
-function dummyBuffer(): Tensor {
-  if (!dummy || dummy.isDisposed) dummy = new Tensor([4], 'f32', undefined, false);
-  return dummy;
-}
 
 const MAX_GRID = 65535;
 
@@ -53,8 +48,7 @@ export function gemm(g: GemmArgs): void {
   const batch = g.batch ?? 1;
   const sA = g.strideA ?? m * k, sB = g.strideB ?? k * n, sC = g.strideC ?? m * n;
   if (m === 0 || n === 0) return;
-  const aligned = k % 4 === 0 && n % 4 === 0 && (!transA || m % 4 === 0) && (!transB || true) &&
-    [lda, ldb, ldc, sA, sB, sC].every((v) => v % 4 === 0) && (transB ? k % 4 === 0 : true);
+  const aligned = k % 4 === 0 && n % 4 === 0 && (!transA || m % 4 === 0) && [lda, ldb, ldc, sA, sB, sC].every((v) => v % 4 === 0);
   const sub = gpuContext().features.has('subgroups');
   let name: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' = sub ? (aligned ? 'gemm_sg_v4' : 'gemm_sg') : 'gemm_tiled';
   if (forced) {
@@ -71,7 +65,7 @@ export function gemm(g: GemmArgs): void {
   if (k === 0) throw new Error('gemm: K = 0');
   stream.dispatch(name, ov, {
     M: m, N: n, K: k, batch, lda, ldb, ldc, use_bias: bias ? 1 : 0, sA, sB, sC, accumulate: g.accumulate ? 1 : 0, ygrid, zfold,
-  }, [g.a.binding, g.b.binding, (bias ?? dummyBuffer()).binding, g.c.binding], [Math.ceil(n / cols), ygrid, batch * zfold],
+  }, [g.a.binding, g.b.binding, (bias ?? dummyTensor()).binding, g.c.binding], [Math.ceil(n / cols), ygrid, batch * zfold],
   { flops: 2 * m * n * k * batch, bytes: 4 * batch * (m * k + k * n + m * n) });
 }
 

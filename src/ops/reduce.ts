@@ -4,6 +4,7 @@ import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
 import { stream, grid1d } from '../gpu/stream.js';
 import { checkTensor, checkF32, opError, elemGrid } from './util.js';
+import { addScaledRaw } from './elementwise.js';
 
 function normAxes(op: string, shape: readonly number[], axes?: number | number[]): number[] {
   const r = shape.length;
@@ -42,8 +43,7 @@ function reduceRaw(x: Tensor, axes: number[], scale: number): Tensor {
     shape = nshape;
   }
   if (scale !== 1) {
-    const s = Tensor.empty(cur.shape);
-    stream.dispatch('add_scaled', {}, { n: cur.size, nb: cur.size, alpha: scale, beta: 0, gamma: 0 }, [cur.binding, cur.binding, s.binding], elemGrid(cur.size));
+    const s = addScaledRaw(cur, cur, scale, 0);
     if (cur !== x) cur.dispose();
     cur = s;
   }
@@ -69,14 +69,8 @@ function broadcastRaw(dy: Tensor, fullShape: readonly number[], axes: number[], 
     cur = y;
     shape = nshape;
   }
-  if (cur === dy) return addScaledCopy(dy, scale);
+  if (cur === dy) return addScaledRaw(dy, dy, scale, 0);
   return cur;
-}
-
-function addScaledCopy(x: Tensor, alpha: number): Tensor {
-  const y = Tensor.empty(x.shape);
-  stream.dispatch('add_scaled', {}, { n: x.size, nb: x.size, alpha, beta: 0, gamma: 0 }, [x.binding, x.binding, y.binding], elemGrid(x.size));
-  return y;
 }
 
 function reduceOp(op: string, x: Tensor, axes: number | number[] | undefined, keepDims: boolean, mean: boolean): Tensor {

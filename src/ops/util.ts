@@ -1,6 +1,7 @@
 // Shared helpers for op files: shape checks with messages that name the op, and 1-D launch grids.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { grid1d } from '../gpu/stream.js';
+import { onDestroy } from '../gpu/device.js';
 
 export function opError(op: string, msg: string): Error {
   return new Error(`${op}: ${msg}`);
@@ -32,6 +33,14 @@ export function checkArgCount(op: string, args: IArguments | unknown[], min: num
   if (args.length < min || args.length > max) {
     throw opError(op, `expects ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
   }
+}
+
+let dummy: Tensor | null = null;
+onDestroy(() => { dummy = null; });
+/** A 16-byte buffer bound where a kernel's optional binding is unused (bias off, no momentum buffer). */
+export function dummyTensor(): Tensor {
+  if (!dummy || dummy.isDisposed) dummy = new Tensor([4], 'f32', undefined, false);
+  return dummy;
 }
 
 /** grid for one element per invocation with workgroups of `wg` invocations. */
