@@ -1,13 +1,57 @@
-// simreg command line. Commands: info (adapter, limits, features). More arrive with the models and the
-// distillation loop; this file only parses and prints.
+// simreg command line: pretrain | distill | eval | export | demo | bench | info.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { initGpu, destroyGpu, gpuContext } from '../gpu/device.js';
 import { kernels } from '../gen/kernels.gen.js';
+import { NonFiniteLossError } from '../train/trainer.js';
+import { DeviceMemoryError } from '../gpu/pool.js';
+import { parseArgs, helpText, UsageError, type OptSpec } from './options.js';
+import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } from './train_cmds.js';
+import { EVAL_OPTS, runEval, EXPORT_OPTS, runExport } from './eval_cmds.js';
+import { DEMO_OPTS, runDemo } from './demo.js';
 
-const USAGE = `usage: simreg <command> [options]
+const USAGE = `usage: simreg <command> [options]     (simreg <command> --help for its options)
 
 commands:
+  pretrain  self-supervised MoCo-v2 pre-training; the result loads as a teacher
+  distill   distil one or more frozen teachers into a student (SimReg) or with DisCo
+  eval      k-NN (k = 1, 20) and linear-probe top-1 of weight files (and raw pixels)
+  export    write the student backbone of a checkpoint as a safetensors weight file
+  demo      the npm start job: distil the shipped Fashion-MNIST teacher and compare by k-NN
+  bench     run a benchmark: resnet18 | kernels | data | knn | ablation (arguments pass through)
   info      print the WebGPU adapter, its limits and optional features, and the kernels built
   help      this text`;
+
+
+const COMMANDS: Record<string, { summary: string; opts: OptSpec[]; run: (o: ReturnType<typeof parseArgs>) => Promise<number> }> = {
+  pretrain: {
+    summary: 'MoCo-v2 pre-training (two strong views, momentum key encoder, queue, InfoNCE). Writes <out>/teacher.safetensors with the backbone and its projection head.',
+    opts: PRETRAIN_SPECS,
+    run: async (o) => { await initGpu(); const r = await runPretrain(o); return r.result.stopped === 'done' ? 0 : 130; },
+  },
+  distill: {
+    summary: 'Distil frozen teachers into a student: SimReg (prediction heads regress L2-normalised teacher features) or DisCo. Writes <out>/student.safetensors (backbone only).',
+    opts: DISTILL_SPECS,
+    run: async (o) => { await initGpu(); const r = await runDistill(o); return r.result.stopped === 'done' ? 0 : 130; },
+  },
+  eval: {
+    summary: 'k-NN (L2-normalised pooled features, k = 1 and 20, majority vote) and optionally the linear probe, for each weight file side by side.',
+    opts: [...EVAL_OPTS, ...DATA_OPTS],
+    run: async (o) => { await initGpu(); await runEval(o); return 0; },
+  },
+  export: {
+    summary: 'Export the student backbone of a training checkpoint (heads, key encoder and queue discarded) under torchvision names.',
+    opts: EXPORT_OPTS,
+    run: async (o) => { await runExport(o); return 0; },
+  },
+  demo: {
+    summary: 'Distil the shipped MoCo-v2 Fashion-MNIST teacher into a smaller student with SimReg, train the same student with MoCo-v2 alone for as many steps, and print k-NN top-1 of raw pixels, teacher and both students.',
+    opts: DEMO_OPTS,
+    run: async (o) => { await initGpu(); await runDemo(o); return 0; },
+  },
+};
 
 async function info(): Promise<void> {
   await initGpu();
@@ -20,21 +64,33 @@ async function info(): Promise<void> {
   console.log('limits:');
   for (const k of keys) console.log(`  ${k.padEnd(36)} ${g.limits[k]}`);
   console.log(`kernels:   ${Object.keys(kernels).length} reflected from kernels/**/*.wgsl`);
-  destroyGpu();
+}
+
+function bench(args: string[]): number {
+  const name = args[0];
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const known = ['resnet18', 'kernels', 'data', 'knn', 'ablation'];
+  if (!name || name === '--help' || name === '-h') { console.log(`usage: simreg bench ${known.join('|')} [arguments of bench/<name>.mjs]`); return name ? 0 : 2; }
+  if (!known.includes(name)) { console.error(`simreg bench: unknown benchmark '${name}' (${known.join(', ')})`); return 2; }
+  const script = join(root, 'bench', `${name}.mjs`);
+  if (!existsSync(script)) { console.error(`simreg bench: ${script} not found`); return 1; }
+  return spawnSync(process.execPath, [script, ...args.slice(1)], { stdio: 'inherit' }).status ?? 1;
 }
 
 async function main(argv: string[]): Promise<number> {
   const cmd = argv[0] ?? 'help';
-  switch (cmd) {
-    case 'info': await info(); return 0;
-    case 'help': case '--help': case '-h': console.log(USAGE); return 0;
-    default:
-      console.error(`simreg: unknown command '${cmd}'\n\n${USAGE}`);
-      return 2;
-  }
+  if (cmd === 'info') { await info(); return 0; }
+  if (cmd === 'bench') return bench(argv.slice(1));
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return 0; }
+  const c = COMMANDS[cmd];
+  if (!c) { console.error(`simreg: unknown command '${cmd}'\n\n${USAGE}`); return 2; }
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(cmd, c.summary, c.opts)); return 0; }
+  return c.run(parseArgs(cmd, argv.slice(1), c.opts));
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
-  console.error(`simreg: ${e.message}`);
-  process.exitCode = 1;
-});
+  if (e instanceof UsageError) { console.error(`simreg: ${e.message}`); process.exitCode = 2; }
+  else if (e instanceof NonFiniteLossError) { console.error(`\nsimreg: ${e.message}`); process.exitCode = 3; }
+  else if (e instanceof DeviceMemoryError || /out of memory/i.test(e.message)) { console.error(`simreg: ${e.message}. Use a smaller --batch, --size or model.`); process.exitCode = 4; }
+  else { console.error(`simreg: ${e.message}`); if (process.env.SIMREG_DEBUG) console.error(e.stack); process.exitCode = 1; }
+}).finally(() => { try { destroyGpu(); } catch { /* not started */ } });

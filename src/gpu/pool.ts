@@ -28,7 +28,15 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** The device cannot hold what was asked for (over its buffer limit, or the allocation failed). */
+export class DeviceMemoryError extends Error {}
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
 class BufferPool {
+  /** An allocation failure reported asynchronously by the device; thrown by the next stream read/sync. */
+  pendingError: DeviceMemoryError | null = null;
+
   private free = new Map<string, GPUBuffer[]>();
   private live = new Map<GPUBuffer, number>();
   stats: PoolStats = { bytesInUse: 0, peakBytesInUse: 0, bytesAllocated: 0, peakBytesAllocated: 0, allocations: 0, reuses: 0, buffersInUse: 0 };
@@ -41,11 +49,16 @@ class BufferPool {
     if (buf) {
       this.stats.reuses++;
     } else {
-      const { device } = gpuContext();
+      const { device, limits } = gpuContext();
+      const max = Number(limits.maxBufferSize ?? Infinity);
+      if (size > max) {
+        throw new DeviceMemoryError(`out of device memory: a ${MiB(size)} buffer exceeds this adapter's maxBufferSize (${MiB(max)}); the pool already holds ${MiB(this.stats.bytesAllocated)}`);
+      }
       device.pushErrorScope('out-of-memory');
       buf = device.createBuffer({ size, usage });
+      const held = this.stats.bytesAllocated;
       void device.popErrorScope().then((e) => {
-        if (e) console.error(`simreg: GPU out of memory allocating ${size} bytes (pool holds ${this.stats.bytesAllocated} bytes)`);
+        if (e && !this.pendingError) this.pendingError = new DeviceMemoryError(`out of device memory allocating ${MiB(size)} (the pool held ${MiB(held)}): ${e.message}`);
       });
       this.stats.allocations++;
       this.stats.bytesAllocated += size;

@@ -221,11 +221,17 @@ class Stream {
   }
 
   /** Flush, wait for the device, and throw any error Dawn reported meanwhile. */
+  private throwPoolError(): void {
+    const e = pool.pendingError;
+    if (e) { pool.pendingError = null; throw e; }
+  }
+
   async sync(): Promise<void> {
     this.flush();
     await gpuContext().device.queue.onSubmittedWorkDone();
     await Promise.all(compileChecks.splice(0));
     await Promise.all(this.pendingProfiles.splice(0));
+    this.throwPoolError();
     const errs = takeGpuErrors();
     if (errs.length) throw new Error(errs.join('\n'));
   }
@@ -243,6 +249,7 @@ class Stream {
       const out = staging.getMappedRange(0, size).slice(0, bytes);
       staging.unmap();
       await Promise.all(compileChecks.splice(0));
+      this.throwPoolError();
       const errs = takeGpuErrors();
       if (errs.length) throw new Error(errs.join('\n'));
       return out;
@@ -254,6 +261,13 @@ class Stream {
   /** Host to device. Pending dispatches are submitted first, so queue order matches program order. */
   write(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): void {
     this.flush();
+    // Dawn takes only ArrayBuffer-backed data: batches from worker threads live in SharedArrayBuffers.
+    if (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) {
+      const copy = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+      copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      gpuContext().device.queue.writeBuffer(dst, dstOffset, copy.buffer, 0, copy.byteLength);
+      return;
+    }
     gpuContext().device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
   }
 

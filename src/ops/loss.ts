@@ -7,6 +7,9 @@ import { checkTensor, checkF32, checkRank, checkSameShape, elemGrid, opError } f
 import { sub, mul, affine } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { l2Normalize } from './normalize.js';
+import { reshape } from './reshape.js';
+import { linear } from './gemm.js';
+import { concatCols } from './concat.js';
 
 /** mean((a - b)^2) over all elements. */
 export function mseLoss(a: Tensor, b: Tensor): Tensor {
@@ -68,5 +71,28 @@ export function crossEntropy(logits: Tensor, labels: Tensor | Int32Array): Tenso
   const l = mean(rows);
   rows.dispose();
   if (lab !== labels) lab.dispose();
+  return l;
+}
+
+/**
+ * MoCo's InfoNCE: logits [q.k+, q.queue^T] / T with the positive in column 0, cross-entropy against label 0,
+ * mean over rows. q [N, D] and k [N, D] are the (already L2-normalised) query and key embeddings, queue [K, D]
+ * holds earlier keys (rows). Gradients flow to q (and to k or the queue only if they require them).
+ * `labels` is an int32 tensor of N zeros (kept by the caller so no upload happens per step).
+ */
+export function infoNCE(q: Tensor, k: Tensor, queue: Tensor, temperature: number, labels: Tensor): Tensor {
+  checkTensor('infoNCE', 'q', q); checkTensor('infoNCE', 'k', k); checkTensor('infoNCE', 'queue', queue);
+  checkRank('infoNCE', 'q', q, 2); checkSameShape('infoNCE', q, k); checkRank('infoNCE', 'queue', queue, 2);
+  if (queue.shape[1] !== q.shape[1]) throw opError('infoNCE', `queue ${queue.label()} must have ${q.shape[1]} columns like q ${q.label()}`);
+  if (!(temperature > 0)) throw opError('infoNCE', `temperature must be positive, got ${temperature}`);
+  const n = q.shape[0]!;
+  const prod = mul(q, k);
+  const pos = sum(prod, 1);
+  const pos2 = reshape(pos, [n, 1]);
+  const neg = linear(q, queue);
+  const logits = concatCols(pos2, neg);
+  const scaled = affine(logits, 1 / temperature, 0);
+  const l = crossEntropy(scaled, labels);
+  for (const t of [prod, pos, pos2, neg, logits, scaled]) t.dispose();
   return l;
 }

@@ -96,3 +96,50 @@ export function crossEntropyBwd(logits: Float64Array, labels: Int32Array, rows: 
   }
   return g;
 }
+
+/**
+ * MoCo's InfoNCE in float64: for each row, logits [q.k, q.queue_j] / T, loss = logsumexp - positive logit,
+ * mean over rows. q, k [n, d]; queue [K, d].
+ */
+export function infoNCEFwd(q: Float64Array, k: Float64Array, queue: Float64Array, n: number, d: number, K: number, T: number): number {
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    const logits = new Float64Array(K + 1);
+    let pos = 0;
+    for (let j = 0; j < d; j++) pos += q[r * d + j]! * k[r * d + j]!;
+    logits[0] = pos / T;
+    for (let c = 0; c < K; c++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += q[r * d + j]! * queue[c * d + j]!;
+      logits[c + 1] = s / T;
+    }
+    let m = -Infinity;
+    for (const v of logits) m = Math.max(m, v);
+    let se = 0;
+    for (const v of logits) se += Math.exp(v - m);
+    total += m + Math.log(se) - logits[0]!;
+  }
+  return total / n;
+}
+
+/** Rows concatenated: [rows, a] ++ [rows, b]. */
+export function concatColsFwd(a: Float64Array, b: Float64Array, rows: number, ac: number, bc: number): Float64Array {
+  const out = new Float64Array(rows * (ac + bc));
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < ac; j++) out[r * (ac + bc) + j] = a[r * ac + j]!;
+    for (let j = 0; j < bc; j++) out[r * (ac + bc) + ac + j] = b[r * bc + j]!;
+  }
+  return out;
+}
+
+/** Mean over rows of the squared Euclidean distance between the L2-normalised rows of a and b. */
+export function normalizedSquaredDistanceFwd(a: Float64Array, b: Float64Array, rows: number, d: number): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    let na = 0, nb = 0;
+    for (let j = 0; j < d; j++) { na += a[r * d + j]! ** 2; nb += b[r * d + j]! ** 2; }
+    na = Math.sqrt(na); nb = Math.sqrt(nb);
+    for (let j = 0; j < d; j++) total += (a[r * d + j]! / na - b[r * d + j]! / nb) ** 2;
+  }
+  return total / rows;
+}

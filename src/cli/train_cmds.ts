@@ -1,0 +1,254 @@
+// simreg pretrain | distill: option tables, presets, and the runs themselves.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataLoader, makePipeline, type Dataset } from '../data/index.js';
+import { ARCHITECTURES } from '../nn/registry.js';
+import { train, type TrainConfig, type TrainResult } from '../train/trainer.js';
+import { openData, subset, type DataInfo } from '../train/data.js';
+import { MocoMethod } from '../distill/moco.js';
+import { SimRegMethod } from '../distill/simreg.js';
+import { loadTeacher, saveEncoder, describeSpec, Encoder, type ModelSpec, type LoadedTeacher } from '../distill/models.js';
+import { cachedTeacherFeatures } from '../distill/cache.js';
+import { exportWeights } from '../io/checkpoint.js';
+import { MODEL_META_KEY } from '../distill/models.js';
+import { UsageError, type OptSpec, type Parsed } from './options.js';
+
+export const DATA_OPTS: OptSpec[] = [
+  { name: 'data', type: 'string', default: 'fashion-mnist', help: 'fashion-mnist (Debian\'s package), or a directory of MNIST-style IDX files, CIFAR binary batches or an image folder' },
+  { name: 'size', type: 'int', min: 8, help: 'image side (default: the data set\'s own; 224 for image folders)' },
+  { name: 'workers', type: 'int', default: 2, min: 0, help: 'data-loading worker threads' },
+];
+
+export const TRAIN_OPTS: OptSpec[] = [
+  { name: 'batch', type: 'int', min: 2, help: 'batch size' },
+  { name: 'epochs', type: 'number', min: 0, help: 'training length in epochs (ignored when --steps is given)' },
+  { name: 'steps', type: 'int', min: 1, help: 'training length in optimiser steps' },
+  { name: 'lr', type: 'number', min: 0, help: 'base learning rate (cosine decay)' },
+  { name: 'sgd-momentum', type: 'number', default: 0.9, min: 0, help: 'SGD momentum' },
+  { name: 'weight-decay', type: 'number', default: 1e-4, min: 0, help: 'SGD weight decay' },
+  { name: 'warmup-steps', type: 'int', default: 0, min: 0, help: 'linear learning-rate warm-up' },
+  { name: 'cosine-per-step', type: 'bool', default: false, help: 'decay the rate every step instead of once per epoch (the papers)' },
+  { name: 'train-subset', type: 'int', min: 1, help: 'train on a fixed random subset of this many images' },
+  { name: 'ckpt-every', type: 'int', default: 500, min: 0, help: 'write a checkpoint every N steps (and always at the end and on SIGINT/SIGTERM)' },
+  { name: 'seed', type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
+  { name: 'out', type: 'string', help: 'run directory: config.json, log.jsonl, loss.png, checkpoint, exported weights' },
+  { name: 'resume', type: 'bool', default: false, help: 'continue the run in --out from its checkpoint, bit for bit' },
+  { name: 'half', type: 'bool', default: false, help: 'store exported weights as float16' },
+  { name: 'quiet', type: 'bool', default: false, help: 'no progress line' },
+  { name: 'stop-after', type: 'int', min: 1, help: 'stop after this step as if interrupted (checkpoint written; continue with --resume)' },
+];
+
+export const MODEL_OPTS: OptSpec[] = [
+  { name: 'arch', type: 'string', default: 'resnet18', choices: ARCHITECTURES, help: 'architecture to train' },
+  { name: 'width', type: 'number', default: 1, help: 'width multiplier (ResNets, MobileNet-v2)' },
+  { name: 'small-stem', type: 'bool', help: '3x3 stride-1 stem without max-pool (default: on for images up to 64 pixels)' },
+];
+
+export const MOCO_OPTS: OptSpec[] = [
+  { name: 'dim', type: 'int', default: 128, min: 1, help: 'embedding dimension' },
+  { name: 'hidden', type: 'int', min: 1, help: 'projection head hidden width (MoCo-v2: the feature dimension; DisCo: 2048)' },
+  { name: 'queue', type: 'int', default: 65536, min: 1, help: 'queue length (a multiple of --batch)' },
+  { name: 'moco-m', type: 'number', default: 0.999, help: 'key encoder momentum' },
+  { name: 'temperature', type: 'number', default: 0.2, help: 'InfoNCE temperature' },
+  { name: 'key-groups', type: 'int', min: 1, help: 'BatchNorm sub-batches of the key encoder, the single-device Shuffling-BN replacement (default: batch/32, at most 8)' },
+];
+
+export const PRESET_DEFAULTS: Record<string, Record<string, Record<string, unknown>>> = {
+  pretrain: {
+    default: { batch: 256, epochs: 200, lr: 0.03 },
+    fmnist: { arch: 'resnet18', width: 0.25, batch: 64, lr: 0.03, queue: 4096, 'moco-m': 0.99 },
+    cifar: { arch: 'resnet18', batch: 256, epochs: 200, lr: 0.06, queue: 4096, 'moco-m': 0.99, temperature: 0.1 },
+    imagenet: { arch: 'resnet50', batch: 256, epochs: 200, lr: 0.03, queue: 65536 },
+  },
+  simreg: {
+    default: { batch: 256, epochs: 130, lr: 0.05 },
+    fmnist: { arch: 'resnet18', width: 0.125, batch: 64, lr: 0.05 },
+    cifar: { arch: 'resnet18', batch: 256, epochs: 130, lr: 0.05 },
+    imagenet: { arch: 'resnet18', batch: 256, epochs: 130, lr: 0.05 },
+  },
+  disco: {
+    default: { batch: 256, epochs: 200, lr: 0.03, hidden: 2048 },
+    fmnist: { arch: 'resnet18', width: 0.125, batch: 64, lr: 0.03, queue: 4096, 'moco-m': 0.99, hidden: 2048 },
+    cifar: { arch: 'resnet18', batch: 256, epochs: 200, lr: 0.06, queue: 4096, 'moco-m': 0.99, temperature: 0.1, hidden: 2048 },
+    imagenet: { arch: 'resnet18', batch: 256, epochs: 200, lr: 0.03, queue: 65536, hidden: 2048 },
+  },
+};
+
+/** Fill options the user did not give from the preset (then the method's defaults). */
+export function applyPreset(o: Parsed, table: Record<string, Record<string, unknown>>, preset: string): void {
+  const p = table[preset];
+  if (!p) throw new UsageError(`unknown --preset ${preset} (${Object.keys(table).filter((k) => k !== 'default').join(', ')})`);
+  for (const src of [p, table.default!]) for (const [k, v] of Object.entries(src)) if (!o._given.has(k) && o[k] === undefined) o[k] = v;
+  for (const [k, v] of Object.entries(p)) if (!o._given.has(k)) o[k] = v;
+}
+
+export function modelSpec(o: Parsed, d: DataInfo, size: number): ModelSpec {
+  const small = o['small-stem'] === undefined ? size <= 64 : Boolean(o['small-stem']);
+  return { arch: String(o.arch), smallStem: small, inChannels: d.channels, widthMultiplier: Number(o.width) };
+}
+
+interface Prepared { data: DataInfo; train: Dataset; size: number; cfg: TrainConfig; outDir: string; perEpoch: number }
+
+async function prepare(o: Parsed, kind: string): Promise<Prepared> {
+  const data = await openData(String(o.data), { imageSize: o.size as number | undefined });
+  const train = subset(data.train, o['train-subset'] as number | undefined, 1234);
+  const size = (o.size as number | undefined) ?? data.size;
+  const batch = Number(o.batch);
+  if (batch > train.length) throw new UsageError(`--batch ${batch} is larger than the training set (${train.length} images in ${data.name})`);
+  const perEpoch = Math.floor(train.length / batch);
+  const steps = (o.steps as number | undefined) ?? Math.max(1, Math.round(Number(o.epochs) * perEpoch));
+  const cfg: TrainConfig = {
+    steps, batchSize: batch, lr: Number(o.lr), momentum: Number(o['sgd-momentum']), weightDecay: Number(o['weight-decay']),
+    warmupSteps: Number(o['warmup-steps']), cosinePerEpoch: !o['cosine-per-step'], checkpointEvery: Number(o['ckpt-every']), seed: Number(o.seed),
+  };
+  const outDir = (o.out as string | undefined) ?? join('runs', kind);
+  return { data, train, size, cfg, outDir, perEpoch };
+}
+
+function mocoOptions(o: Parsed, spec: ModelSpec, batch: number, featureDim: number) {
+  const groups = (o['key-groups'] as number | undefined) ?? Math.max(1, Math.min(8, Math.floor(batch / 32)));
+  return {
+    spec, hidden: (o.hidden as number | undefined) ?? featureDim, dim: Number(o.dim), queue: Number(o.queue), momentum: Number(o['moco-m']),
+    temperature: Number(o.temperature), keyGroups: groups, batchSize: batch, seed: Number(o.seed),
+  };
+}
+
+function report(label: string, r: TrainResult, outDir: string): void {
+  const first = r.losses.slice(0, 10), last = r.losses.slice(-10);
+  const avg = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
+  console.log(`${label}: ${r.stopped === 'done' ? 'finished' : 'stopped'} at step ${r.steps} in ${r.seconds.toFixed(0)} s (${r.imagesPerSec.toFixed(1)} images/s)` +
+    (r.losses.length ? `; loss ${avg(first).toFixed(4)} (first 10 steps) -> ${avg(last).toFixed(4)} (last 10)` : ''));
+  console.log(`  log: ${join(outDir, 'log.jsonl')}, curve: ${join(outDir, 'loss.png')}, checkpoint: ${r.checkpoint}`);
+}
+
+export async function runPretrain(o: Parsed): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
+  applyPreset(o, PRESET_DEFAULTS.pretrain!, String(o.preset));
+  const p = await prepare(o, 'pretrain');
+  const spec = modelSpec(o, p.data, p.size);
+  const pipeline = makePipeline('strong', { size: p.size, channels: p.data.channels, mean: p.data.mean, std: p.data.std });
+  const probe = new Encoder(spec, null);
+  const fd = probe.featureDim;
+  probe.dispose();
+  const mo = mocoOptions(o, spec, p.cfg.batchSize, fd);
+  const method = new MocoMethod(mo);
+  const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+  console.log(`MoCo-v2 pre-training ${describeSpec(spec)} (${(method.query.backbone.numParameters() / 1e6).toFixed(2)} M backbone parameters) on ${p.data.name} (${p.train.length} images, ${p.size}x${p.size}), ` +
+    `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps (${(p.cfg.steps / p.perEpoch).toFixed(2)} epochs), lr ${p.cfg.lr}, queue ${mo.queue}, m ${mo.momentum}, T ${mo.temperature}, key BN groups ${mo.keyGroups}`);
+  let result: TrainResult;
+  try {
+    result = await train(method, loader, p.cfg, {
+      outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
+      runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo },
+    });
+  } finally { await loader.close(); }
+  report('pre-training', result, p.outDir);
+  let exported: string | null = null;
+  if (result.stopped === 'done') {
+    exported = join(p.outDir, 'teacher.safetensors');
+    await saveEncoder(exported, method.query, { withHead: true, dtype: o.half ? 'F16' : 'F32', meta: { 'simreg.trained': JSON.stringify({ method: 'moco-v2', steps: result.steps, data: p.data.name }) } });
+    console.log(`  teacher (backbone + projection head fc.0/fc.2): ${exported}`);
+  }
+  method.dispose();
+  return { result, exported, outDir: p.outDir };
+}
+
+export const DISTILL_OPTS: OptSpec[] = [
+  { name: 'method', type: 'string', default: 'simreg', choices: ['simreg', 'disco'], help: 'SimReg (feature regression) or DisCo (MoCo-v2 + embedding consistency)' },
+  { name: 'teacher', type: 'list', help: 'teacher weight file(s), safetensors; repeat or comma-separate for several teachers (SimReg)' },
+  { name: 'teacher-arch', type: 'list', help: 'architecture of each teacher file that does not name its own (e.g. resnet50)' },
+  { name: 'teacher-small-stem', type: 'bool', default: false, help: 'teachers given by --teacher-arch use the small-image stem' },
+  { name: 'teacher-width', type: 'number', default: 1, help: 'width multiplier of teachers given by --teacher-arch' },
+  { name: 'head', type: 'string', default: 'mlp4', choices: ['mlp4', 'mlp2', 'linear'], help: 'SimReg prediction head' },
+  { name: 'views', type: 'string', default: 'same', choices: ['same', 'different'], help: 'SimReg: teacher and student see the same view, or two independent ones' },
+  { name: 'aug', type: 'string', default: 'weak', choices: ['weak', 'strong'], help: 'SimReg augmentation (weak: crop 0.2-1 + flip; strong: MoCo-v2)' },
+  { name: 'cache-teacher', type: 'bool', default: false, help: 'SimReg: the teacher sees un-augmented images, its features computed once and cached on disk' },
+  { name: 'cache-dir', type: 'string', help: 'where cached teacher features go (default <out>/teacher-cache)' },
+  { name: 'consistency-weight', type: 'number', default: 32, help: 'DisCo consistency weight per per-sample mean term' },
+];
+
+export function teacherSpecs(o: Parsed, channels: number): (ModelSpec | undefined)[] {
+  const files = (o.teacher as string[] | undefined) ?? [];
+  const archs = (o['teacher-arch'] as string[] | undefined) ?? [];
+  if (archs.length > files.length) throw new UsageError(`${archs.length} --teacher-arch values for ${files.length} --teacher files`);
+  return files.map((_, i) => archs[i] ? { arch: archs[i]!, smallStem: Boolean(o['teacher-small-stem']), inChannels: channels, widthMultiplier: Number(o['teacher-width']) } : undefined);
+}
+
+export async function runDistill(o: Parsed): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
+  const method = String(o.method);
+  applyPreset(o, PRESET_DEFAULTS[method]!, String(o.preset));
+  const files = (o.teacher as string[] | undefined) ?? [];
+  if (!files.length) throw new UsageError('simreg distill: --teacher FILE is required (a safetensors backbone; simreg pretrain makes one)');
+  for (const f of files) if (!existsSync(f)) throw new UsageError(`teacher file ${f} does not exist`);
+  if (method === 'disco' && files.length > 1) throw new UsageError('DisCo takes one teacher');
+  const p = await prepare(o, method);
+  const spec = modelSpec(o, p.data, p.size);
+  const specs = teacherSpecs(o, p.data.channels);
+  const teachers: LoadedTeacher[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const t = await loadTeacher(files[i]!, specs[i]);
+    if ((t.spec.inChannels ?? 3) !== p.data.channels) throw new UsageError(`teacher ${files[i]} takes ${t.spec.inChannels ?? 3}-channel images but ${p.data.name} has ${p.data.channels}`);
+    teachers.push(t);
+  }
+  let result: TrainResult;
+  let exported: string | null = null;
+  const norm = { channels: p.data.channels, mean: p.data.mean, std: p.data.std };
+  mkdirSync(p.outDir, { recursive: true });
+  if (method === 'simreg') {
+    const pipeline = makePipeline(o.aug === 'strong' ? 'strong' : 'weak', { size: p.size, ...norm });
+    let cached: (Float32Array | null)[] | undefined;
+    if (o['cache-teacher']) {
+      const evalPipe = makePipeline('eval', { size: p.size, ...norm });
+      cached = [];
+      for (const t of teachers) cached.push(await cachedTeacherFeatures(t, p.train, evalPipe, (o['cache-dir'] as string | undefined) ?? join(p.outDir, 'teacher-cache'), Number(o.workers)));
+    }
+    const m = new SimRegMethod({ student: spec, teachers: teachers.map((t) => t.encoder), head: o.head as 'mlp4', seed: Number(o.seed), cached });
+    const views = o['cache-teacher'] ? 'single' : o.views === 'same' ? 'shared' : 'two';
+    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views, shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+    console.log(`SimReg: student ${describeSpec(spec)} (${(m.student.backbone.numParameters() / 1e6).toFixed(2)} M backbone parameters), head ${o.head}, ` +
+      `${teachers.length} teacher${teachers.length > 1 ? 's' : ''} (${teachers.map((t) => `${t.path}: ${describeSpec(t.spec)}, ${t.encoder.featureDim}-d`).join('; ')}), ` +
+      `${o['cache-teacher'] ? 'cached teacher features (un-augmented)' : views === 'shared' ? `same ${pipeline.name} view for both` : `different ${pipeline.name} views`}, ` +
+      `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps (${(p.cfg.steps / p.perEpoch).toFixed(2)} epochs), lr ${p.cfg.lr}`);
+    try {
+      result = await train(m, loader, p.cfg, {
+        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })) },
+      });
+    } finally { await loader.close(); }
+    report('distillation', result, p.outDir);
+    if (result.stopped === 'done') {
+      exported = join(p.outDir, 'student.safetensors');
+      const sd = await m.student.backbone.stateDict();
+      await exportWeights(exported, sd, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ method: 'simreg', steps: result.steps, teachers: files }) }, { dtype: o.half ? 'F16' : 'F32' });
+    }
+    m.dispose();
+  } else {
+    const t = teachers[0]!;
+    const pipeline = makePipeline('strong', { size: p.size, ...norm });
+    const probe = new Encoder(spec, null);
+    const fd = probe.featureDim;
+    probe.dispose();
+    const mo = { ...mocoOptions(o, spec, p.cfg.batchSize, fd), hidden: (o.hidden as number | undefined) ?? 2048, teacher: t.encoder, consistencyWeight: Number(o['consistency-weight']) };
+    const m = new MocoMethod(mo);
+    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+    console.log(`DisCo: student ${describeSpec(spec)} with head hidden ${mo.hidden}, teacher ${t.path} (${describeSpec(t.spec)}), consistency weight ${mo.consistencyWeight}, ` +
+      `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps, lr ${p.cfg.lr}, queue ${mo.queue}, m ${mo.momentum}, T ${mo.temperature}`);
+    try {
+      result = await train(m, loader, p.cfg, {
+        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec },
+      });
+    } finally { await loader.close(); }
+    report('distillation', result, p.outDir);
+    if (result.stopped === 'done') {
+      exported = join(p.outDir, 'student.safetensors');
+      await saveEncoder(exported, m.query, { withHead: false, dtype: o.half ? 'F16' : 'F32', meta: { 'simreg.trained': JSON.stringify({ method: 'disco', steps: result.steps, teacher: t.path }) } });
+    }
+    m.dispose();
+  }
+  if (exported) console.log(`  student backbone (heads discarded): ${exported}`);
+  return { result, exported, outDir: p.outDir, teachers };
+}
+
+export const PRESET_OPT: OptSpec = { name: 'preset', type: 'string', default: 'default', choices: ['default', 'fmnist', 'cifar', 'imagenet'], help: 'defaults of a setting: the papers\' (default, imagenet), CIFAR, or the Fashion-MNIST demo (fmnist)' };
+export const PRETRAIN_SPECS: OptSpec[] = [PRESET_OPT, ...MODEL_OPTS, ...DATA_OPTS, ...TRAIN_OPTS, ...MOCO_OPTS];
+export const DISTILL_SPECS: OptSpec[] = [PRESET_OPT, ...DISTILL_OPTS, ...MODEL_OPTS, ...DATA_OPTS, ...TRAIN_OPTS, ...MOCO_OPTS];

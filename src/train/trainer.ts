@@ -1,0 +1,238 @@
+// The training loop every method shares: learning-rate schedule, SGD, a progress line, a JSONL log of every
+// step, checkpoints every N steps and on SIGINT/SIGTERM (atomic), bit-exact resume, a stop on a non-finite
+// loss that keeps the last good checkpoint, and a loss curve image at the end.
+//
+// Resume is exact because everything random is a pure function of (seed, epoch, batch, sample, view) or of
+// (seed, step): the loader's shuffles and augmentations, the key encoder's batch shuffle. The checkpoint holds
+// the models, the optimiser's momentum, the method's extra tensors (MoCo's queue) and host counters.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tensor } from '../autograd/tensor.js';
+import { tidy } from '../autograd/scope.js';
+import { backward } from '../autograd/tape.js';
+import { stream } from '../gpu/stream.js';
+import { Module } from '../nn/module.js';
+import { SGD, decayGroups } from '../optim/sgd.js';
+import { cosineLr } from '../optim/schedule.js';
+import { saveCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
+import type { StateDict } from '../io/state_dict.js';
+import type { Batch, DataLoader } from '../data/index.js';
+import { Progress } from './progress.js';
+import { writeLossCurve, smooth } from './plot.js';
+
+/** What a training method provides to the loop. */
+export interface Method {
+  readonly name: string;
+  /** Modules saved in checkpoints, by prefix (trainable ones and momentum copies; frozen teachers are not). */
+  readonly modules: [string, Module][];
+  /** Named parameters the optimiser updates. */
+  trainable(): [string, Tensor][];
+  /** GPU tensors saved in checkpoints besides the modules (e.g. the queue). */
+  extraTensors(): [string, Tensor][];
+  /** Host counters saved in checkpoints (e.g. the queue pointer). */
+  hostState(): Record<string, number>;
+  loadHostState(s: Record<string, number>): void;
+  /** The loss of one batch, built on the tape; `parts` are extra scalars to log (no gradient needed). */
+  loss(batch: Batch, step: number): { loss: Tensor; parts?: Record<string, Tensor> };
+  /** After the optimiser step (momentum encoder, queue). */
+  afterStep(batch: Batch, step: number): void;
+}
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  warmupSteps: number;
+  /** The cosine schedule changes once per epoch (the papers) or every step. */
+  cosinePerEpoch: boolean;
+  checkpointEvery: number;
+  seed: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  losses: number[];
+  stopped: 'done' | 'interrupted' | 'nan';
+  seconds: number;
+  imagesPerSec: number;
+  checkpoint: string;
+}
+
+export class NonFiniteLossError extends Error {}
+
+export interface RunOptions {
+  outDir: string;
+  resume?: boolean;
+  /** Config stored with the checkpoint; on resume it must equal the stored one. */
+  runConfig: Record<string, unknown>;
+  quiet?: boolean;
+  /** Called after each step with the loss (tests use it to interrupt). */
+  onStep?: (step: number, loss: number) => void;
+  /** Stop after this step as if interrupted (tests; the checkpoint is written). */
+  stopAfter?: number;
+}
+
+const CKPT = 'checkpoint.safetensors';
+
+/** Read a JSONL log, keeping only records up to `maxStep` (a resumed run rewrites what the crash left after its checkpoint). */
+function trimLog(path: string, maxStep: number): void {
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, 'utf8').split('\n').filter((l) => {
+    if (!l.trim()) return false;
+    try { const r = JSON.parse(l) as { step?: number }; return r.step === undefined || r.step <= maxStep; } catch { return false; }
+  });
+  writeFileSync(`${path}.tmp`, keep.map((l) => `${l}\n`).join(''));
+  renameSync(`${path}.tmp`, path);
+}
+
+function readLossLog(path: string): { steps: number[]; losses: number[] } {
+  const steps: number[] = [], losses: number[] = [];
+  if (!existsSync(path)) return { steps, losses };
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    try { const r = JSON.parse(l) as { step?: number; loss?: number }; if (typeof r.step === 'number' && typeof r.loss === 'number') { steps.push(r.step); losses.push(r.loss); } } catch { /* skip */ }
+  }
+  return { steps, losses };
+}
+
+async function collectState(method: Method): Promise<StateDict> {
+  const sd: StateDict = new Map();
+  for (const [prefix, m] of method.modules) for (const [k, v] of await m.stateDict()) sd.set(`${prefix}.${k}`, v);
+  for (const [k, t] of method.extraTensors()) sd.set(`extra.${k}`, { shape: [...t.shape], data: await t.read() });
+  return sd;
+}
+
+function restoreState(method: Method, sd: StateDict, file: string): void {
+  for (const [prefix, m] of method.modules) {
+    const sub = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [k, v] of sd) if (k.startsWith(`${prefix}.`)) sub.set(k.slice(prefix.length + 1), v);
+    m.loadStateDict(sub, { source: `${file} (${prefix})` });
+  }
+  for (const [k, t] of method.extraTensors()) {
+    const e = sd.get(`extra.${k}`);
+    if (!e || e.data.length !== t.size) throw new Error(`${file}: checkpoint lacks extra.${k} of ${t.size} values`);
+    stream.write(t.buffer, e.data);
+  }
+}
+
+/** Compare the math-relevant config of a resumed run with the stored one. */
+function sameConfig(a: unknown, b: unknown): string | null {
+  const ja = JSON.stringify(a), jb = JSON.stringify(b);
+  if (ja === jb) return null;
+  const oa = a as Record<string, unknown>, ob = b as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(oa ?? {}), ...Object.keys(ob ?? {})])) {
+    if (JSON.stringify(oa?.[k]) !== JSON.stringify(ob?.[k])) return `${k}: checkpoint has ${JSON.stringify(oa?.[k])}, this run ${JSON.stringify(ob?.[k])}`;
+  }
+  return 'differs';
+}
+
+export async function train(method: Method, loader: DataLoader, cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
+  mkdirSync(run.outDir, { recursive: true });
+  const ckptPath = join(run.outDir, CKPT);
+  const logPath = join(run.outDir, 'log.jsonl');
+  const perEpoch = loader.batchesPerEpoch;
+  if (perEpoch < 1) throw new Error(`batch size ${cfg.batchSize} is larger than the data set (${loader.dataset.length} samples) with dropLast`);
+  const opt = new SGD(decayGroups(method.trainable(), cfg.weightDecay, false), { lr: cfg.lr, momentum: cfg.momentum });
+  let step = 0;
+  const fullConfig = { ...run.runConfig, train: cfg };
+  if (run.resume) {
+    if (!existsSync(ckptPath)) throw new Error(`--resume: no checkpoint at ${ckptPath}`);
+    const ck = await loadCheckpoint(ckptPath);
+    const diff = sameConfig(ck.config, fullConfig);
+    if (diff) throw new Error(`--resume: ${ckptPath} was written by a different configuration (${diff}); resume with the same options or use a new --out`);
+    restoreState(method, ck.model, ckptPath);
+    opt.loadStateDict(ck.optimizer ?? new Map(), ck.step);
+    method.loadHostState((ck.extra as { host?: Record<string, number> } | undefined)?.host ?? {});
+    step = ck.step;
+    trimLog(logPath, step);
+    if (!run.quiet) console.error(`resumed from ${ckptPath} at step ${step}`);
+  } else {
+    writeFileSync(join(run.outDir, 'config.json'), `${JSON.stringify(fullConfig, null, 2)}\n`);
+    writeFileSync(logPath, '');
+  }
+  let lastGood = run.resume ? step : -1;
+
+  const save = async (s: number) => {
+    await saveCheckpoint(ckptPath, {
+      model: await collectState(method), optimizer: await opt.stateDict(), step: s, epoch: Math.floor(s / perEpoch),
+      config: fullConfig, extra: { host: method.hostState(), method: method.name },
+    });
+    lastGood = s;
+  };
+
+  let interrupted: string | null = null;
+  const onSignal = (sig: string) => () => {
+    if (interrupted) { console.error(`\n${sig} again: exiting without waiting (last checkpoint: step ${lastGood})`); process.exit(130); }
+    interrupted = sig;
+    console.error(`\n${sig}: finishing this step and writing a checkpoint...`);
+  };
+  const hInt = onSignal('SIGINT'), hTerm = onSignal('SIGTERM');
+  process.on('SIGINT', hInt); process.on('SIGTERM', hTerm);
+
+  const losses: number[] = [];
+  const prog = run.quiet ? null : new Progress(method.name, step, cfg.batchSize);
+  const t0 = performance.now();
+  const startStep = step;
+  let stopped: TrainResult['stopped'] = 'done';
+  try {
+    outer: while (step < cfg.steps) {
+      const epoch = Math.floor(step / perEpoch);
+      for await (const batch of loader.epoch(epoch, { startBatch: step % perEpoch })) {
+        const lr = cosineLr(step, { baseLr: cfg.lr, totalSteps: cfg.steps, warmupSteps: cfg.warmupSteps, stepsPerEpoch: cfg.cosinePerEpoch ? perEpoch : undefined });
+        opt.lr = lr;
+        const { loss, parts } = tidy(() => {
+          const r = method.loss(batch, step);
+          r.loss.keep();
+          for (const p of Object.values(r.parts ?? {})) p.keep();
+          return r;
+        });
+        batch.release();
+        backward(loss);
+        opt.step();
+        opt.zeroGrad();
+        method.afterStep(batch, step);
+        const partNames = Object.keys(parts ?? {});
+        const vals = await Promise.all([loss.item(), ...partNames.map((k) => parts![k]!.item())]);
+        loss.dispose();
+        for (const p of Object.values(parts ?? {})) p.dispose();
+        const v = vals[0]!;
+        if (!Number.isFinite(v)) {
+          stopped = 'nan';
+          throw new NonFiniteLossError(`the loss became ${v} at step ${step + 1} (lr ${lr.toExponential(3)}); stopping. ` +
+            (lastGood >= 0 ? `The last good checkpoint (step ${lastGood}) is kept at ${ckptPath}.` : 'No checkpoint was written before it.') +
+            ' Lower --lr or check the data.');
+        }
+        step++;
+        losses.push(v);
+        const rec: Record<string, number> = { step, epoch, loss: v, lr };
+        partNames.forEach((k, i) => { rec[k] = vals[i + 1]!; });
+        appendFileSync(logPath, `${JSON.stringify(rec)}\n`);
+        prog?.update({ step, total: cfg.steps, epoch, loss: v, lr });
+        run.onStep?.(step, v);
+        if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
+        if (interrupted) { await save(step); stopped = 'interrupted'; break outer; }
+        if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps) await save(step);
+        if (step >= cfg.steps) break outer;
+      }
+    }
+    if (stopped === 'done') await save(step);
+  } finally {
+    prog?.done();
+    process.off('SIGINT', hInt); process.off('SIGTERM', hTerm);
+    opt.dispose();
+    const log = readLossLog(logPath);
+    if (log.losses.length) {
+      try {
+        await writeLossCurve(join(run.outDir, 'loss.png'), `${method.name} loss`, [
+          { name: 'loss (per step)', xs: log.steps, ys: log.losses, color: '#9ecae1' },
+          { name: 'moving average', xs: log.steps, ys: smooth(log.losses, Math.max(1, Math.round(log.losses.length / 50))), color: '#08519c' },
+        ]);
+      } catch (e) { console.error(`could not write the loss curve: ${(e as Error).message}`); }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (stopped === 'interrupted' && !run.quiet) console.error(`stopped at step ${step} (${interrupted}); checkpoint written to ${ckptPath}; continue with --resume`);
+  return { steps: step, losses, stopped, seconds, imagesPerSec: ((step - startStep) * cfg.batchSize) / Math.max(1e-9, seconds), checkpoint: ckptPath };
+}
