@@ -10,8 +10,16 @@ import { PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } from './train_
 import { evalSetup, evaluateOne, formatTable, type EvalRow } from './eval_cmds.js';
 import { formatDuration } from '../train/progress.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// The project root: the nearest folder above this bundle with a package.json (dist/cli.js and dist/bench/*.js alike).
+function projectRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) { if (existsSync(join(d, 'package.json'))) return d; d = dirname(d); }
+  return process.cwd();
+}
+const root = projectRoot();
 export const SHIPPED_TEACHER = join(root, 'assets', 'fmnist-moco-resnet18x0.25.safetensors');
+/** A second, weaker teacher for the two-teacher ablation: the same pre-training run's checkpoint halfway. */
+export const SHIPPED_TEACHER_B = join(root, 'assets', 'fmnist-moco-resnet18x0.25-halfway.safetensors');
 
 export const DEMO_OPTS: OptSpec[] = [
   { name: 'teacher', type: 'string', default: SHIPPED_TEACHER, help: 'teacher weight file (default: the shipped MoCo-v2 Fashion-MNIST ResNet-18 x0.25)' },

@@ -147,7 +147,7 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
     method.loadHostState((ck.extra as { host?: Record<string, number> } | undefined)?.host ?? {});
     step = ck.step;
     trimLog(logPath, step);
-    if (!run.quiet) console.error(`resumed from ${ckptPath} at step ${step}`);
+    console.error(`resumed from ${ckptPath} at step ${step}`);
   } else {
     writeFileSync(join(run.outDir, 'config.json'), `${JSON.stringify(fullConfig, null, 2)}\n`);
     writeFileSync(logPath, '');
@@ -233,6 +233,6 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (stopped === 'interrupted' && !run.quiet) console.error(`stopped at step ${step} (${interrupted}); checkpoint written to ${ckptPath}; continue with --resume`);
+  if (stopped === 'interrupted') console.error(`stopped at step ${step} (${interrupted}); checkpoint written to ${ckptPath}; continue with --resume`);
   return { steps: step, losses, stopped, seconds, imagesPerSec: ((step - startStep) * cfg.batchSize) / Math.max(1e-9, seconds), checkpoint: ckptPath };
 }

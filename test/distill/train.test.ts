@@ -74,7 +74,7 @@ for (const kind of ['simreg', 'moco'] as const) {
     const run = async (extra: string[]) => {
       const o = parseArgs(kind === 'simreg' ? 'distill' : 'pretrain', [...base, ...extra], specs);
       const r = kind === 'simreg' ? await runDistill(o) : await runPretrain(o);
-      if ('teachers' in r) for (const t of r.teachers) t.encoder.dispose();
+      if ('teachers' in r) for (const t of (r as Awaited<ReturnType<typeof runDistill>>).teachers) t.encoder.dispose();
       return r;
     };
     const a = join(dir, `${kind}-straight`), b = join(dir, `${kind}-resumed`);
@@ -122,6 +122,74 @@ test('a non-finite loss stops the run with the step named and keeps the last goo
   assert.is(ck.step, 4);
   for (const [k, v] of ck.model) assert.ok(v.data.every(Number.isFinite), `checkpoint tensor ${k} is not finite`);
   assert.equal(logLosses(out).map((r) => r.step), [1, 2, 3, 4]);
+});
+
+test('SimReg with two teachers: one head per teacher sized to its features, both losses logged', async () => {
+  const t2 = join(dir, 'teacher2.safetensors');
+  const t = new Encoder({ arch: 'resnet18', smallStem: true, inChannels: 1, widthMultiplier: 0.5 }, null, 9);
+  await saveEncoder(t2, t, { withHead: false });
+  t.dispose();
+  const out = join(dir, 'two');
+  const r = await runDistill(parseArgs('distill', ['--teacher', teacherFile, '--teacher', t2, '--head', 'mlp2', ...student, ...small, '--batch', '8', '--train-subset', '16', '--steps', '2', '--out', out], DISTILL_SPECS));
+  for (const x of r.teachers) x.encoder.dispose();
+  const ck = await loadCheckpoint(join(out, 'checkpoint.safetensors'));
+  assert.equal(ck.model.get('student.head0.net.3.weight')!.shape, [128, 128]);
+  assert.equal(ck.model.get('student.head1.net.3.weight')!.shape, [256, 128]);
+  const rec = JSON.parse(readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n')[0]!) as Record<string, number>;
+  assert.ok(Math.abs(rec.loss! - (rec.teacher0! + rec.teacher1!) / 2) < 1e-5, `loss ${rec.loss} is not the mean of ${rec.teacher0} and ${rec.teacher1}`);
+});
+
+test('SimReg cached-teacher mode: features computed once, reused by the next run, equal to the teacher on un-augmented images', async () => {
+  const cacheDir = join(dir, 'cache');
+  const base = ['--teacher', teacherFile, '--cache-teacher', '--cache-dir', cacheDir, ...student, ...small, '--batch', '8', '--train-subset', '24', '--steps', '2'];
+  const logs: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => { logs.push(a.join(' ')); };
+  try {
+    for (const o of ['c1', 'c2']) {
+      const r = await runDistill(parseArgs('distill', [...base, '--out', join(dir, o)], DISTILL_SPECS));
+      for (const x of r.teachers) x.encoder.dispose();
+    }
+  } finally { console.log = orig; }
+  assert.ok(logs.some((l) => /teacher features: computed 24 x 128/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /teacher features: reusing the cache/.test(l)), logs.join('\n'));
+  // The cache holds the teacher's eval-mode features of the eval-pipeline images.
+  const { readdirSync } = await import('node:fs');
+  const sub = readdirSync(cacheDir)[0]!;
+  const shard = (await readSafetensors(join(cacheDir, sub, 'shard-00000.safetensors'))).tensors.get('features')!;
+  assert.equal(shard.shape, [24, 128]);
+  const data = await openData('fashion-mnist', { imageSize: 16 });
+  const ds = subset(data.train, 24, 1234);
+  const t = await loadTeacher(teacherFile);
+  const { extractFeatures } = await import('../../src/eval/features.js');
+  const f = await extractFeatures(t.encoder.backbone, ds, makePipeline('eval', { size: 16, channels: 1, mean: data.mean, std: data.std }));
+  const v = await f.features.read();
+  f.features.dispose(); t.encoder.dispose();
+  for (let i = 0; i < v.length; i++) assert.ok(Math.abs(v[i]! - shard.data[i]!) < 1e-5, `cache differs at ${i}: ${shard.data[i]} vs ${v[i]}`);
+});
+
+test('DisCo: InfoNCE and consistency are both logged, the total is their sum, the teacher is untouched', async () => {
+  const out = join(dir, 'disco');
+  const r = await runDistill(parseArgs('distill', ['--method', 'disco', '--teacher', teacherFile, '--dim', '16', '--hidden', '64', '--queue', '16', ...student, ...small, '--batch', '8', '--train-subset', '16', '--steps', '3', '--out', out], DISTILL_SPECS));
+  const recs = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  assert.is(recs.length, 3);
+  for (const rec of recs) {
+    assert.ok(rec.infonce! > 0 && rec.consistency! >= 0);
+    assert.ok(Math.abs(rec.loss! - rec.infonce! - rec.consistency!) < 1e-3 * Math.max(1, rec.loss!), JSON.stringify(rec));
+  }
+  const after = await r.teachers[0]!.encoder.stateDict();
+  const file = (await readSafetensors(teacherFile)).tensors;
+  for (const [k, v] of after) assert.equal(Array.from(v.data), Array.from(file.get(k.replace(/^backbone\./, '').replace(/^head\.net\./, 'fc.'))!.data), `teacher ${k} changed`);
+  r.teachers[0]!.encoder.dispose();
+  const keys = [...(await readSafetensors(r.exported!)).tensors.keys()];
+  assert.ok(!keys.some((k) => /^fc\.|head/.test(k)), 'DisCo export carries a head');
+  let err: Error | null = null;
+  const plain = join(dir, 'nohead.safetensors');
+  const e = new Encoder({ arch: 'resnet18', smallStem: true, inChannels: 1, widthMultiplier: 0.125 }, null, 1);
+  await saveEncoder(plain, e, { withHead: false });
+  e.dispose();
+  try { await runDistill(parseArgs('distill', ['--method', 'disco', '--teacher', plain, ...student, ...small, '--batch', '8', '--train-subset', '16', '--steps', '1', '--out', join(dir, 'd2')], DISTILL_SPECS)); } catch (x) { err = x as Error; }
+  assert.match(err?.message ?? '', /DisCo: the teacher has no projection head/);
 });
 
 test.run();
