@@ -54,7 +54,7 @@ for (const [name, file] of [['teacher A', A], ['teacher B', B]] as const) {
 }
 for (const c of cases) {
   if (only && !only.includes(c.name)) continue;
-  const o = parseArgs('distill', [...c.args, '--preset', 'fmnist', '--width', '0.125', '--steps', steps, '--batch', batch, '--ckpt-every', '0', '--quiet', '--workers', '2', '--out', join(out, c.name)], DISTILL_SPECS);
+  const o = parseArgs('distill', [...c.args, '--preset', 'fmnist', '--width', '0.125', '--steps', steps, '--batch', batch, '--ckpt-every', '0', '--cosine-per-step', '--quiet', '--workers', '2', '--out', join(out, c.name)], DISTILL_SPECS);
   const r = await runDistill(o);
   for (const t of r.teachers) t.encoder.dispose();
   const s = await loadTeacher(r.exported!);

@@ -42,7 +42,9 @@ export async function runDemo(o: Record<string, unknown>): Promise<EvalRow[]> {
   const knnTest = (o['knn-test'] as number | undefined) ?? (fast ? 200 : 2000);
   const out = String(o.out);
   mkdirSync(out, { recursive: true });
-  const common = ['--data', 'fashion-mnist', '--batch', String(o.batch), '--workers', String(o.workers), '--seed', String(o.seed), '--ckpt-every', '0'];
+  const base = ['--data', 'fashion-mnist', '--batch', String(o.batch), '--workers', String(o.workers), '--seed', String(o.seed)];
+  // The students' runs are shorter than an epoch: their cosine decays per step (per epoch it would stay at the base rate).
+  const common = [...base, '--ckpt-every', '0', '--cosine-per-step'];
   const times: [string, number][] = [];
   const lap = (label: string, since: number) => { const s = (performance.now() - since) / 1000; times.push([label, s]); return s; };
 
@@ -51,7 +53,8 @@ export async function runDemo(o: Record<string, unknown>): Promise<EvalRow[]> {
     const tsteps = fast ? 6 : 2800;
     console.log(`The teacher ${teacher} is missing: pre-training one with MoCo-v2 (${tsteps} steps; about ${fast ? 'a minute' : '75 minutes'} on a 2-core CPU without a GPU, a few minutes on a GPU).`);
     const t = performance.now();
-    const r = await runPretrain(parseArgs('pretrain', ['--preset', 'fmnist', '--steps', String(tsteps), '--out', join(out, 'teacher'), ...common], PRETRAIN_SPECS));
+    // The shipped teacher's own command (README), with its checkpoints every 200 steps.
+    const r = await runPretrain(parseArgs('pretrain', ['--preset', 'fmnist', '--steps', String(tsteps), '--ckpt-every', '200', '--half', '--out', join(out, 'teacher'), ...base], PRETRAIN_SPECS));
     if (!r.exported) throw new Error('teacher pre-training was interrupted');
     teacher = r.exported;
     console.log(`teacher pre-trained in ${formatDuration(lap('teacher pre-training', t))}`);

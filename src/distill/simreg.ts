@@ -6,7 +6,7 @@
 // teacher's features of the whole training set are computed once, kept on disk as safetensors shards next
 // to the run, reused by later runs whose teacher file and data set match, and gathered per batch by sample index.
 import { Tensor } from '../autograd/tensor.js';
-import { noGrad } from '../autograd/scope.js';
+import { noGrad, tidy } from '../autograd/scope.js';
 import { cosineRegressionLoss, add, scale } from '../ops/index.js';
 import type { Batch } from '../data/index.js';
 import { Module } from '../nn/module.js';
@@ -91,7 +91,7 @@ export async function teacherFeatures(t: Encoder, images: AsyncIterable<{ x: Flo
   const d = t.featureDim;
   const out = new Float32Array(length * d);
   for await (const b of images) {
-    const f = noGrad(() => t.features(Tensor.fromArray(b.x, b.shape)));
+    const f = noGrad(() => tidy(() => t.features(Tensor.fromArray(b.x, b.shape))));
     const v = await f.read();
     f.dispose();
     for (let r = 0; r < b.indices.length; r++) out.set(v.subarray(r * d, (r + 1) * d), b.indices[r]! * d);

@@ -1,7 +1,7 @@
 // Pooled backbone features of a data set (eval mode, eval pipeline, no gradients), kept on the GPU for
 // k-NN and returned to the host for the linear probe.
 import { Tensor } from '../autograd/tensor.js';
-import { noGrad } from '../autograd/scope.js';
+import { noGrad, tidy } from '../autograd/scope.js';
 import { stream } from '../gpu/stream.js';
 import { DataLoader, type Dataset, type PipelineSpec } from '../data/index.js';
 
@@ -19,7 +19,7 @@ export async function extractFeatures(model: FeatureExtractor, ds: Dataset, pipe
   let row = 0;
   try {
     for await (const b of loader.epoch(0)) {
-      const f = noGrad(() => model.features(Tensor.fromArray(b.images[0]!, b.shape)));
+      const f = noGrad(() => tidy(() => model.features(Tensor.fromArray(b.images[0]!, b.shape))));
       stream.copy(f.buffer, 0, out.buffer, row * d * 4, b.size * d * 4);
       f.dispose();
       labels.set(b.labels, row);
