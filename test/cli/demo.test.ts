@@ -20,9 +20,9 @@ test('demo --fast with the shipped teacher prints the four-row k-NN table', () =
   const out = join(dir, 'shipped');
   const r = spawnSync(process.execPath, [cli, 'demo', '--fast', '--out', out, '--workers', '1'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr.slice(-3000));
-  for (const name of ['raw pixels', 'teacher \\(MoCo-v2', 'student, SimReg from the teacher', 'student, MoCo-v2 alone']) assert.match(r.stdout, rowRe(name));
+  for (const name of ['raw pixels', 'teacher \\(MoCo-v2', 'student, SimReg from the teacher', 'student, MoCo-v2 alone', 'student, untrained']) assert.match(r.stdout, rowRe(name));
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: { knn: Record<string, number> }[] };
-  assert.is(res.rows.length, 4);
+  assert.is(res.rows.length, 5);
   for (const row of res.rows) for (const k of ['1', '20']) assert.ok(row.knn[k]! >= 0 && row.knn[k]! <= 1);
   for (const sub of ['simreg', 'moco-student']) {
     assert.ok(existsSync(join(out, sub, 'log.jsonl')) && existsSync(join(out, sub, 'loss.png')), `${sub}: log and curve`);
