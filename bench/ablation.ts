@@ -12,7 +12,7 @@ import { initGpu, destroyGpu } from '../src/gpu/device.js';
 import { parseArgs } from '../src/cli/options.js';
 import { DISTILL_SPECS, runDistill } from '../src/cli/train_cmds.js';
 import { evalSetup, evaluateOne, type EvalRow } from '../src/cli/eval_cmds.js';
-import { loadTeacher } from '../src/distill/models.js';
+import { loadTeacher, buildBackbone } from '../src/distill/models.js';
 import { SHIPPED_TEACHER, SHIPPED_TEACHER_B } from '../src/cli/demo.js';
 import { envRecord, appendJsonl, table } from './lib/harness.js';
 
@@ -51,6 +51,14 @@ for (const [name, file] of [['teacher A', A], ['teacher B', B]] as const) {
   t.encoder.dispose();
   rows.push({ name: `${name} (${file.split('/').pop()})`, group: 'reference', knn1: r.knn[1]!, knn20: r.knn[20]!, trainSeconds: 0, finalLoss: NaN });
   console.log(`${name}: 1-NN ${(100 * r.knn[1]!).toFixed(2)}%, 20-NN ${(100 * r.knn[20]!).toFixed(2)}%`);
+}
+// The floor: every student's common initialisation, untrained.
+if (!only || only.includes('untrained')) {
+  const init = buildBackbone({ arch: 'resnet18', smallStem: true, inChannels: 1, widthMultiplier: 0.125 }, 0);
+  const r = await evaluateOne('untrained', init, setup, eo);
+  init.dispose();
+  rows.push({ name: 'student, untrained (the common initialisation)', group: 'reference', knn1: r.knn[1]!, knn20: r.knn[20]!, trainSeconds: 0, finalLoss: NaN });
+  console.log(`untrained student: 1-NN ${(100 * r.knn[1]!).toFixed(2)}%, 20-NN ${(100 * r.knn[20]!).toFixed(2)}%`);
 }
 for (const c of cases) {
   if (only && !only.includes(c.name)) continue;
