@@ -116,9 +116,10 @@ export async function runExport(o: Parsed): Promise<void> {
   const spec = cfg?.student ?? cfg?.moco?.spec;
   if (!spec) throw new UsageError(`${file}: the checkpoint does not record its model (not written by simreg pretrain/distill?)`);
   const out: StateDict = new Map();
-  const prefixes = ck.model.has('student.backbone.conv1.weight') || [...ck.model.keys()].some((k) => k.startsWith('student.backbone.')) ? ['student.backbone.'] : ['query.backbone.'];
+  // SimReg checkpoints hold student.backbone.*; MoCo-v2 and DisCo ones the query encoder's backbone.
+  const prefix = [...ck.model.keys()].some((k) => k.startsWith('student.backbone.')) ? 'student.backbone.' : 'query.backbone.';
   for (const [k, v] of ck.model) {
-    for (const p of prefixes) if (k.startsWith(p)) out.set(k.slice(p.length), v);
+    if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
     if (o['with-head'] && k.startsWith('query.head.net.')) out.set(`fc.${k.slice('query.head.net.'.length)}`, v);
   }
   if (!out.size) throw new UsageError(`${file}: no student backbone tensors found`);

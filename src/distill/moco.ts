@@ -51,6 +51,10 @@ export class MocoMethod implements Method {
   private ptr = 0;
   private readonly zeros: Tensor;
   readonly modules: [string, Module][];
+  /** (key parameter, query parameter) pairs for the momentum update, matched by name once. */
+  private readonly pairs: [Tensor, Tensor][];
+  /** This step's keys, enqueued after the optimiser step. */
+  private lastKeys: Tensor | null = null;
 
   constructor(readonly o: MocoOptions) {
     if (!(o.queue > 0 && o.queue % o.batchSize === 0)) throw new Error(`MoCo: the queue length (${o.queue}) must be a positive multiple of the batch size (${o.batchSize})`);
@@ -65,8 +69,9 @@ export class MocoMethod implements Method {
     this.query = new Encoder(o.spec, { hidden: o.hidden, out: o.dim }, o.seed);
     this.key = new Encoder(o.spec, { hidden: o.hidden, out: o.dim }, o.seed);
     // The key encoder starts as a copy of the query encoder and never gets gradients.
-    const qp = this.query.namedParameters(), kp = new Map(this.key.namedParameters());
-    for (const [n, p] of qp) stream.copy(p.buffer, 0, kp.get(n)!.buffer, 0, p.size * 4);
+    const kp = new Map(this.key.namedParameters());
+    this.pairs = this.query.namedParameters().map(([n, p]) => [kp.get(n)!, p]);
+    for (const [k, q] of this.pairs) stream.copy(q.buffer, 0, k.buffer, 0, q.size * 4);
     this.key.requiresGrad(false);
     // Queue of unit-length random keys (MoCo initialises it with normalised Gaussian noise).
     const rng = new Rng(hashKey(o.seed, 0x5eed));
@@ -135,11 +140,8 @@ export class MocoMethod implements Method {
     return { loss: add(nce, cons), parts: { infonce: nce, consistency: cons } };
   }
 
-  private lastKeys: Tensor | null = null;
-
   afterStep(_batch: Batch, _step: number): void {
-    const kp = new Map(this.key.namedParameters());
-    for (const [n, p] of this.query.namedParameters()) emaInPlace(kp.get(n)!, p, this.o.momentum);
+    for (const [k, q] of this.pairs) emaInPlace(k, q, this.o.momentum);
     // Enqueue this step's keys (computed before the update, as in MoCo), overwriting the oldest.
     const k = this.lastKeys!;
     stream.copy(k.buffer, 0, this.queue.buffer, this.ptr * this.o.dim * 4, k.size * 4);

@@ -182,12 +182,8 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
       for await (const batch of loader.epoch(epoch, { startBatch: step % perEpoch })) {
         const lr = cosineLr(step, { baseLr: cfg.lr, totalSteps: cfg.steps, warmupSteps: cfg.warmupSteps, stepsPerEpoch: cfg.cosinePerEpoch ? perEpoch : undefined });
         opt.lr = lr;
-        const { loss, parts } = tidy(() => {
-          const r = method.loss(batch, step);
-          r.loss.keep();
-          for (const p of Object.values(r.parts ?? {})) p.keep();
-          return r;
-        });
+        // tidy keeps what the result references (the loss and its parts) and frees the rest.
+        const { loss, parts } = tidy(() => method.loss(batch, step));
         batch.release();
         backward(loss);
         opt.step();
