@@ -106,7 +106,16 @@ function columnTable(box: CropBox, outW: number, srcW: number, srcC: number, fli
     colScratch.i1 = new Int32Array(outW);
     colScratch.f = new Float32Array(outW);
   }
-  const { i0, i1, f } = colScratch;
+  fillColumnTable(box, outW, srcW, srcC, flip, colScratch.i0, colScratch.i1, colScratch.f);
+  return colScratch;
+}
+
+/**
+ * The horizontal half of the bilinear resample: for each output column, the
+ * offsets (in bytes of an srcC-channel row) of its two source pixels and the
+ * weight of the second. A flip mirrors the output, so it is folded in here.
+ */
+export function fillColumnTable(box: CropBox, outW: number, srcW: number, srcC: number, flip: boolean, i0: Int32Array, i1: Int32Array, f: Float32Array): void {
   const step = box.w / outW;
   for (let ox = 0; ox < outW; ox++) {
     let sx = box.x + (ox + 0.5) * step - 0.5;
@@ -114,13 +123,11 @@ function columnTable(box: CropBox, outW: number, srcW: number, srcC: number, fli
     if (sx > srcW - 1) sx = srcW - 1;
     const x0 = Math.floor(sx);
     const x1 = x0 + 1 < srcW ? x0 + 1 : x0;
-    // A flip mirrors the output, so fusing it here costs nothing.
     const o = flip ? outW - 1 - ox : ox;
     i0[o] = x0 * srcC;
     i1[o] = x1 * srcC;
     f[o] = sx - x0;
   }
-  return colScratch;
 }
 
 /**
@@ -533,8 +540,8 @@ export function gaussianWeights(sigma: number): Float32Array {
 
 let blurTmp = new Float32Array(0);
 
-// Reflect an index into [0, n) without repeating the edge (torchvision's 'reflect').
-function reflect(i: number, n: number): number {
+/** Reflect an index into [0, n) without repeating the edge (torchvision's 'reflect'). */
+export function reflect(i: number, n: number): number {
   if (n === 1) return 0;
   const period = 2 * (n - 1);
   i = ((i % period) + period) % period;

@@ -60,11 +60,13 @@ export {
   makePipeline,
   pipelineHint,
   type AugmentDraw,
+  type AugmenterOptions,
   type Origin,
   type CropSpec,
   type PipelineName,
   type PipelineOptions,
   type PipelineSpec,
 } from './pipeline.js';
+export { SimdAugment, simdAvailable, type SimdRender } from './simd.js';
 export { DataLoader, findWorkerScript, type Batch, type EpochOptions, type LoaderOptions, type ViewMode } from './loader.js';
 export { Rng, epochOrder, hashKey, mix32, sampleRng } from './rng.js';

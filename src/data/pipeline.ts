@@ -16,6 +16,7 @@ import {
 } from './augment.js';
 import type { DecodeHint, RawImage, RegionRequest } from './dataset.js';
 import type { Rng } from './rng.js';
+import { SimdAugment, simdAvailable } from './simd.js';
 
 export type CropSpec =
   /** torchvision RandomResizedCrop. */
@@ -175,6 +176,15 @@ export interface Origin {
 
 const IDENTITY: Origin = { x: 0, y: 0, scaleX: 1, scaleY: 1 };
 
+export interface AugmenterOptions {
+  /**
+   * 'simd' (default where WebAssembly has SIMD): the wasm kernels of
+   * wasm/augment.ts; 'js': the TypeScript reference functions of augment.ts.
+   * Both give the same images to float32 rounding.
+   */
+  kernels?: 'simd' | 'js';
+}
+
 /**
  * Runs one pipeline on one sample at a time into a slot of a batch,
  * reusing its scratch buffer. Not shared between threads.
@@ -184,14 +194,19 @@ export class Augmenter {
   readonly hint: DecodeHint;
   /** Random crops are drawn from the full size, so decoders can decode just the crop. */
   readonly cropsRegions: boolean;
-  private work: Float32Array;
+  /** Which kernels render: see AugmenterOptions. */
+  readonly kernels: 'simd' | 'js';
+  private readonly simd: SimdAugment | null;
+  private work: Float32Array | null = null;
 
-  constructor(spec: PipelineSpec) {
+  constructor(spec: PipelineSpec, opts: AugmenterOptions = {}) {
     checkPipeline(spec);
     this.spec = spec;
     this.hint = pipelineHint(spec);
     this.cropsRegions = spec.crop.type === 'random-resized';
-    this.work = new Float32Array(3 * spec.height * spec.width);
+    if (opts.kernels === 'simd' && !simdAvailable()) throw new Error('Augmenter: SIMD kernels asked for, but this WebAssembly has no 128-bit SIMD');
+    this.kernels = opts.kernels ?? (simdAvailable() ? 'simd' : 'js');
+    this.simd = this.kernels === 'simd' ? new SimdAugment(spec.height, spec.width, spec.blur && spec.blur.p > 0 ? spec.blur.sigma[1] : 0) : null;
   }
 
   /** Floats per sample in the batch (C x H x W). */
@@ -260,6 +275,11 @@ export class Augmenter {
     // A grey source stays one plane through every op (colour ops are
     // identities on grey) and is replicated only when written out.
     const workC = src.channels === 1 || p.channels === 1 ? 1 : 3;
+    if (this.simd) {
+      this.simd.render(src, { box, flip: draw.flip, jitter: draw.jitter, grayscale: draw.grayscale, blurSigma: draw.blurSigma }, workC, p.mean, p.std, out, offset, p.channels);
+      return;
+    }
+    this.work ??= new Float32Array(3 * p.height * p.width);
     const img: FloatImage = resizedCrop(src, box, p.height, p.width, { flip: draw.flip, channels: workC, out: this.work });
     if (draw.jitter || draw.grayscale) colorJitterFused(img, draw.jitter, draw.grayscale);
     // After grayscale the three planes are equal: blur and normalise one, replicate it.
