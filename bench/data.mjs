@@ -4,7 +4,10 @@
 //
 //   node bench/data.mjs [--seconds 2] [--formats idx,cifar,png,jpeg]
 //                       [--sizes 32,224] [--pipelines weak,strong]
-//                       [--workers 0,1,2] [--no-save] [--json]
+//                       [--workers 0,1,2] [--kernels simd|js] [--no-save] [--json]
+//
+// --kernels js runs the TypeScript reference augmentations instead of the
+// SIMD (WebAssembly) kernels, for comparison.
 //
 // It bundles src/data/ with esbuild into scratch/bench-data/ (index.js plus
 // data_worker.js beside it, the layout dist/ has), so it runs from a fresh
@@ -35,6 +38,8 @@ const formats = list('formats', 'idx,cifar,png,jpeg');
 const sizes = list('sizes', '32,224').map(Number);
 const pipelines = list('pipelines', 'weak,strong');
 const workerCounts = list('workers', '0,1,2').map(Number);
+const kernels = opt('kernels', 'simd');
+if (kernels !== 'simd' && kernels !== 'js') throw new Error(`--kernels ${kernels}: expected simd or js`);
 const save = !flag('no-save');
 const jsonOut = flag('json');
 
@@ -160,6 +165,7 @@ async function measure(ds, pipelineName, size, workers) {
     pipeline: data.makePipeline(pipelineName, { size, ...stats }),
     workers,
     seed: 1,
+    kernels,
   });
   try {
     // Warm-up: start the workers and the JIT, fill the queue.
@@ -250,7 +256,7 @@ const rows = [];
 const header = ['format', 'size', 'pipeline', 'workers', 'images/s', 'cpu ms/img', 'others'];
 if (!jsonOut) {
   console.log(`('others': CPU cores used by other processes during the case)`);
-  console.log(`simreg data-loader bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${seconds}s per case`);
+  console.log(`simreg data-loader bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${seconds}s per case, ${kernels} augmentation kernels`);
 }
 for (const format of formats) {
   const { ds, note } = await openFormat(format);
@@ -267,6 +273,7 @@ for (const format of formats) {
           pipeline,
           size,
           workers,
+          kernels,
           imagesPerSec: Math.round(r.imagesPerSec * 10) / 10,
           cpuMsPerImage: Math.round(r.cpuMsPerImage * 100) / 100,
           batchSize: r.batchSize,

@@ -46,6 +46,8 @@ export interface LoaderOptions {
   onWarning?: (message: string) => void;
   /** The worker script, when it is not at one of the usual places next to this bundle (see `findWorkerScript`). */
   workerUrl?: string | URL;
+  /** Augmentation kernels (see AugmenterOptions): 'simd' (default where available) or the 'js' reference. */
+  kernels?: 'simd' | 'js';
 }
 
 export interface Batch {
@@ -326,6 +328,8 @@ export class DataLoader {
   readonly dataset: Dataset;
   readonly batchSize: number;
   readonly pipeline: PipelineSpec;
+  /** The augmentation kernels every thread of this loader renders with. */
+  readonly kernels: 'simd' | 'js';
   readonly views: ViewMode;
   readonly shuffle: boolean;
   readonly seed: number;
@@ -375,7 +379,8 @@ export class DataLoader {
       skipBad: (opts.onBadSample ?? (datasetSkip ? 'skip' : 'error')) === 'skip',
       decodeAhead: opts.decodeAhead ?? 4,
     };
-    this.augmenter = new Augmenter(opts.pipeline);
+    this.augmenter = new Augmenter(opts.pipeline, { kernels: opts.kernels });
+    this.kernels = this.augmenter.kernels;
     if (workers > 0 && !dataset.spec) {
       throw new Error(`${dataset.name}: this data set cannot be sent to worker threads (it has no spec()); use workers: 0`);
     }
@@ -401,7 +406,7 @@ export class DataLoader {
         this.executor = new InlineExecutor(this.dataset, this.augmenter, this.config, this.prefetch);
       } else {
         const url = this.workerScript!;
-        const init: WorkerInit = { dataset: this.dataset.spec!(), pipeline: this.pipeline, config: this.config, poolSize: this.prefetch + 2 };
+        const init: WorkerInit = { dataset: this.dataset.spec!(), pipeline: this.pipeline, kernels: this.kernels, config: this.config, poolSize: this.prefetch + 2 };
         this.executor = new WorkerPool(this.workers, this.prefetch, url, init);
       }
     }

@@ -8,6 +8,7 @@ import type { PipelineSpec } from './pipeline.js';
 export interface WorkerInit {
   dataset: DatasetSpec;
   pipeline: PipelineSpec;
+  kernels: 'simd' | 'js';
   config: BatchConfig;
   /** Released batch buffers a worker keeps per size. */
   poolSize: number;

@@ -16,7 +16,7 @@ if (!parentPort) throw new Error('data_worker.js must be started as a worker thr
 const port = parentPort;
 const init = workerData as WorkerInit;
 const dataset = openDatasetSpec(init.dataset);
-const augmenter = new Augmenter(init.pipeline);
+const augmenter = new Augmenter(init.pipeline, { kernels: init.kernels });
 
 const pool = new BufferPool(init.poolSize, true);
 

@@ -124,6 +124,32 @@ test('same seed, same batches with 0, 1 and 2 workers (two strong views)', async
   assert.not.equal(nextEpoch[0]!.indices, b.indices);
 });
 
+test('kernels: the TypeScript reference reaches the workers; it agrees with SIMD to float32 rounding', async () => {
+  const ds = arrayDataset(40);
+  const opts: LoaderOptions = { batchSize: 8, pipeline: makePipeline('strong', { size: 10, mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.2] }), seed: 7 };
+  const simd = await withLoader(ds, opts, (l) => {
+    assert.is(l.kernels, 'simd');
+    return collect(l, 0);
+  });
+  const js0 = await withLoader(ds, { ...opts, kernels: 'js' }, (l) => {
+    assert.is(l.kernels, 'js');
+    return collect(l, 0);
+  });
+  const js1 = await withLoader(ds, { ...opts, kernels: 'js', workers: 1 }, (l) => collect(l, 0));
+  assert.equal(js1, js0, 'a worker renders with the kernels asked for');
+  let diff = 0;
+  let differing = 0;
+  js0.forEach((b, k) =>
+    b.images[0]!.forEach((v, i) => {
+      const d = Math.abs(v - simd[k]!.images[0]![i]!);
+      diff = Math.max(diff, d);
+      if (d > 0) differing++;
+    }),
+  );
+  assert.ok(diff < 1e-5, `js and simd batches differ by ${diff}`);
+  assert.ok(differing > 0, 'js and simd are different code (some float32 rounding differs)');
+});
+
 test('same batches with 0 and 2 workers on a JPEG folder (decoding only the crops)', async () => {
   const root = join(tmp.dir, 'jpeg');
   await writeImageFolder(root, ['b', 'a', 'c'], 7, 48, 36, 'jpeg');
