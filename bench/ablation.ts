@@ -74,7 +74,7 @@ for (const c of cases) {
 }
 const total = (performance.now() - t0) / 1000;
 console.log(`\nFashion-MNIST, student ResNet-18 x0.125, ${steps} steps of batch ${batch}; k-NN memory ${setup.train.length} training images, ${setup.test.length} test images; total ${(total / 60).toFixed(1)} min`);
-console.log(table(['run', 'ablation', '1-NN %', '20-NN %', 'train s', 'final loss'], rows.map((r) => [r.name, r.group, 100 * r.knn1, 100 * r.knn20, r.trainSeconds, r.finalLoss])));
+console.log(table(['run', 'ablation', '1-NN %', '20-NN %', 'train s', 'final loss'], rows.map((r) => [r.name, r.group, 100 * r.knn1, 100 * r.knn20, r.group === 'reference' ? '' : r.trainSeconds, Number.isNaN(r.finalLoss) ? '' : r.finalLoss])));
 const path = appendJsonl('ablation.jsonl', [{ ...env, bench: 'ablation', config: { steps: Number(steps), batch: Number(batch), knnTrain, knnTest, teachers: [A, B] }, rows, totalSeconds: total }]);
 console.log(`appended to ${path}`);
 destroyGpu();
