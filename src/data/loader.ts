@@ -328,8 +328,6 @@ export class DataLoader {
   readonly dataset: Dataset;
   readonly batchSize: number;
   readonly pipeline: PipelineSpec;
-  /** The augmentation kernels every thread of this loader renders with. */
-  readonly kernels: 'simd' | 'js';
   readonly views: ViewMode;
   readonly shuffle: boolean;
   readonly seed: number;
@@ -345,6 +343,11 @@ export class DataLoader {
   readonly stats = { submitted: 0, delivered: 0, maxPending: 0, buffersAllocated: 0 };
 
   private readonly augmenter: Augmenter;
+
+  /** The augmentation kernels every thread of this loader renders with. */
+  get kernels(): 'simd' | 'js' {
+    return this.augmenter.kernels;
+  }
   private readonly config: BatchConfig;
   private readonly prefetch: number;
   private readonly workerScript: URL | null;
@@ -380,7 +383,6 @@ export class DataLoader {
       decodeAhead: opts.decodeAhead ?? 4,
     };
     this.augmenter = new Augmenter(opts.pipeline, { kernels: opts.kernels });
-    this.kernels = this.augmenter.kernels;
     if (workers > 0 && !dataset.spec) {
       throw new Error(`${dataset.name}: this data set cannot be sent to worker threads (it has no spec()); use workers: 0`);
     }

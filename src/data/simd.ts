@@ -165,15 +165,16 @@ export class SimdAugment {
     if (viewC !== outChannels && viewC !== 1) throw new Error(`SimdAugment: cannot turn ${viewC} channels into ${outChannels}`);
     if (mean.length !== outChannels || std.length !== outChannels) throw new Error(`SimdAugment: mean/std have ${mean.length}/${std.length} entries, expected ${outChannels}`);
     const plane = (c: number) => this.work + 4 * c * np;
+    const radius = r.blurSigma > 0 ? this.prepareBlur(r.blurSigma) : -1;
     if (viewC === outChannels) {
       for (let c = 0; c < outChannels; c++) {
         const inv = 1 / std[c]!;
-        if (r.blurSigma > 0) this.blur(plane(c), r.blurSigma, inv, -mean[c]! * inv);
+        if (radius >= 0) this.blur(plane(c), radius, inv, -mean[c]! * inv);
         else x.normalize(plane(c), plane(c), n, mean[c]!, inv);
       }
     } else {
       // One plane to several: blur it once, then normalise per output channel (plane 0 last).
-      if (r.blurSigma > 0) this.blur(plane(0), r.blurSigma, 1, 0);
+      if (radius >= 0) this.blur(plane(0), radius, 1, 0);
       for (let c = outChannels - 1; c >= 0; c--) x.normalize(plane(0), plane(c), n, mean[c]!, 1 / std[c]!);
     }
     const w0 = this.work >> 2;
@@ -200,8 +201,8 @@ export class SimdAugment {
     x.jitter(this.work, n, np, 1, cf, (1 - cf) * (sum / n), pack(after), after.length, bf, sf, h6, grey ? 1 : 0, 0);
   }
 
-  /** Blur the plane at byte address p in place, then scale * v + shift. */
-  private blur(p: number, sigma: number, scale: number, shift: number): void {
+  /** Load the taps and reflection tables of a blur with `sigma`; returns its radius. Once per render. */
+  private prepareBlur(sigma: number): number {
     const { outH: H, outW: W } = this;
     const w = gaussianWeights(sigma);
     const r = w.length - 1;
@@ -211,6 +212,11 @@ export class SimdAugment {
     for (let i = 0; i < W + 2 * r; i++) this.i32[rx + i] = reflect(i - r, W);
     const ry = this.ry >> 2;
     for (let i = 0; i < H + 2 * r; i++) this.i32[ry + i] = reflect(i - r, H);
-    this.x.blur(p, p, this.tmp, W, H, this.w, r, this.rx, this.ry, this.taps, scale, shift);
+    return r;
+  }
+
+  /** Blur the plane at byte address p in place with the prepared taps of radius r, then scale * v + shift. */
+  private blur(p: number, r: number, scale: number, shift: number): void {
+    this.x.blur(p, p, this.tmp, this.outW, this.outH, this.w, r, this.rx, this.ry, this.taps, scale, shift);
   }
 }

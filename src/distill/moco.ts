@@ -55,6 +55,8 @@ export class MocoMethod implements Method {
   private readonly pairs: [Tensor, Tensor][];
   /** This step's keys, enqueued after the optimiser step. */
   private lastKeys: Tensor | null = null;
+  /** Host scratch for one key group's permuted images (the upload copies it, so it is reused every step). */
+  private groupScratch = new Float32Array(0);
 
   constructor(readonly o: MocoOptions) {
     if (!(o.queue > 0 && o.queue % o.batchSize === 0)) throw new Error(`MoCo: the queue length (${o.queue}) must be a positive multiple of the batch size (${o.batchSize})`);
@@ -105,9 +107,10 @@ export class MocoMethod implements Method {
     for (let i = n - 1; i > 0; i--) { const j = rng.int(i + 1); const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t; }
     const k = new Tensor([n, this.o.dim], 'f32', undefined, false);
     const m = n / g;
+    if (this.groupScratch.length !== m * per) this.groupScratch = new Float32Array(m * per);
+    const xs = this.groupScratch;
     noGrad(() => {
       for (let gi = 0; gi < g; gi++) {
-        const xs = new Float32Array(m * per);
         for (let r = 0; r < m; r++) xs.set(x.subarray(perm[gi * m + r]! * per, (perm[gi * m + r]! + 1) * per), r * per);
         tidy(() => {
           const kg = l2Normalize(this.key.forward(Tensor.fromArray(xs, [m, c, h, w])));
