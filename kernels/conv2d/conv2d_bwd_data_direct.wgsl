@@ -1,4 +1,4 @@
-// conv2d_bwd_data_direct: dx[n,ci,ih,iw] (= or +=) sum_{k in group(ci), r, s : oh*sh = ih+ph-r, ow*sw = iw+pw-s}
+// conv2d_bwd_data_direct: dx[n,ci,ih,iw] = sum_{k in group(ci), r, s : oh*sh = ih+ph-r, ow*sw = iw+pw-s}
 //   dy[n,k,oh,ow] * w[k, ci - g*C/G, r, s]; any groups G (incl. depthwise), kernel size, stride, padding. Dilation 1.
 //
 // GEMM view: none (direct loops over the K/G channels of the group and the taps that hit each input pixel).
@@ -9,7 +9,7 @@
 // Bindings: 0 p: Params (uniform), 1 dy (read), 2 w (read), 3 dx (read_write).
 // Dispatch: x = ceil(nper * H * ceil(W/4) / WG), y = ygrid, z = ceil(N / nper) * zfold (nper images share x) with ygrid * zfold >= C, all <= 65535
 //   (normally ygrid = C, zfold = 1). Channel ci = wid.y + (wid.z % zfold) * ygrid.
-// Output: dx = result when accumulate == 0, dx += result otherwise.
+// Output: dx = result: writes (=).
 // Siblings: conv2d_bwd_data_igemm.wgsl (groups = 1, stride 1, faster).
 // lavapipe overrides: WG = 8.
 override WG: u32 = 8;
@@ -18,8 +18,8 @@ struct Params {
   N: u32, C: u32, H: u32, W: u32,
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, accumulate: u32, ygrid: u32,
-  zfold: u32, nper: u32,
+  ph: u32, pw: u32, ygrid: u32, zfold: u32,
+  nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -97,9 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let base = ((n * p.C + ci) * p.H + ih) * p.W + iw0;
   for (var t = 0u; t < 4u; t++) {
     if (iw0 + t < p.W) {
-      var v = acc[t];
-      if (p.accumulate != 0u) { v += dx[base + t]; }
-      dx[base + t] = v;
+      dx[base + t] = acc[t];
     }
   }
 }

@@ -1,23 +1,27 @@
-// conv2d_bwd_data_igemm: dx[n,c,ih,iw] (= or +=) sum_{k,r,s} dy[n,k,ih+ph-r,iw+pw-s] * w[k,c,r,s], stride 1, groups 1.
+// conv2d_bwd_data_igemm: dx[n,c,ih,iw] = sum_{k,r,s} dy[n,k,ih+ph-r,iw+pw-s] * w[k,c,r,s], stride 1, groups 1.
 //
 // GEMM view (implicit, per image n): dX[n] (C x H*W) = W^T (C x K*KH*KW) * col(dy[n]) (K*KH*KW x H*W), i.e. the
 //   forward convolution of dy (padded by KH-1-ph, KW-1-pw) with the flipped, transposed filter.
 // Layouts: dy NCHW [N,K,Ho,Wo], w [K,C,KH,KW], dx NCHW [N,C,H,W]; float32.
 // Tile: one workgroup = 16 input channels x WG strips of 4 consecutive input pixels of one row (each invocation:
 //   16 channels x 4 pixels, vec4 accumulators). Reduction: loop over k, then the KH rows r: an invocation loads
-//   the 4+KW-1 dy values its strip needs in output row ih+ph-r (reused by all KW taps); the 8 invocations of an
-//   aligned subgroup octet load w[k, c0+8g+lane, r, 0..KW-1] once and share them with subgroupBroadcast.
-// Requirements: feature `subgroups`, subgroup size >= 8; WG a multiple of 8; groups == 1; stride 1 (sh = sw = 1);
-//   the overrides KH, KW equal Params kh, kw; KW <= 8. Other cases: conv2d_bwd_data_direct.wgsl.
+//   the 4+KW-1 dy values its strip needs in output row ih+ph-r (reused by all KW taps); the 16 channels are read
+//   in 16/SG groups of SG: lane j of a group loads w[k, c0+SG g+j, r, 0..KW-1] once and the group shares them with
+//   subgroupBroadcast (common/sg_share.wgsl).
+// Requirements: feature `subgroups`; SG (4 or 8) <= the adapter's smallest subgroup (correct for any subgroup
+//   size >= 4); WG a multiple of SG; groups == 1; stride 1 (sh = sw = 1); the overrides KH, KW equal Params kh, kw;
+//   KW <= 8. Other cases: conv2d_bwd_data_direct.wgsl.
 // Bindings: 0 p: Params (uniform), 1 dy (read), 2 w (read), 3 dx (read_write).
 // Dispatch: x = ceil(nper * H * ceil(W/4) / WG), y = ygrid, z = ceil(N / nper) * zfold, where ygrid * zfold >=
 //   ceil(C/16), all <= 65535 (normally ygrid = ceil(C/16), zfold = 1). Channel tile = wid.y + (wid.z % zfold) * ygrid;
 //   nper > 1 packs the strips of several images into one workgroup (small maps).
-// Output: dx = result when accumulate == 0, dx += result otherwise.
+// Output: dx = result: writes (=).
 // Siblings: conv2d_bwd_data_direct.wgsl (any stride / groups / depthwise), gemm_sg*.wgsl for 1x1 stride-1 convs
 //   (per image W^T * dY: TRANS_A).
-// lavapipe overrides: WG = 8 (KH, KW from the layer).
+// lavapipe overrides: WG = 8 (KH, KW from the layer; SG from the adapter).
 enable subgroups;
+// #include "common/sg_share.wgsl"
+override SG: u32 = 8;
 
 override WG: u32 = 8;
 override KH: u32 = 3;
@@ -27,8 +31,8 @@ struct Params {
   N: u32, C: u32, H: u32, W: u32,
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, accumulate: u32, ygrid: u32,
-  zfold: u32, nper: u32,
+  ph: u32, pw: u32, ygrid: u32, zfold: u32,
+  nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -43,7 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         @builtin(subgroup_invocation_id) sl: u32) {
   let c0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
   if (c0 >= p.C) { return; }                 // uniform over the workgroup
-  let lane = sl & 7u;
+  let lane = sl % SG;
+  let NG = TM / SG;
   let spr = (p.W + 3u) / 4u;
   let spi = p.H * spr;                       // strips per image
   // x walks the strips of nper images (small maps fill the SIMD lanes across the batch).
@@ -66,8 +71,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     coff[j] = u32(clamp(ow, 0, i32(p.Wo) - 1));
   }
   let KK = KH * KW;
-  var wcol: array<u32, 2>;
-  for (var g = 0u; g < 2u; g++) { wcol[g] = min(c0 + 8u * g + lane, p.C - 1u) * KK; }
+  var wcol: array<u32, 4>;
+  for (var g = 0u; g < NG; g++) { wcol[g] = min(c0 + SG * g + lane, p.C - 1u) * KK; }
 
   var acc: array<vec4f, 16>;
   for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
@@ -86,23 +91,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         ds[s] = vec4f(dv[j], dv[j + 1u], dv[j + 2u], dv[j + 3u]);
       }
       let wo = k * p.C * KK + r * KW;
-      for (var g = 0u; g < 2u; g++) {
-        var wb: array<array<f32, 8>, 8>;    // wb[s][i] = w[k, c0 + 8g + i, r, s]
-        for (var s = 0u; s < KW; s++) {
-          let ws = w[wo + wcol[g] + s];
-          wb[s][0] = subgroupBroadcast(ws, 0u);
-          wb[s][1] = subgroupBroadcast(ws, 1u);
-          wb[s][2] = subgroupBroadcast(ws, 2u);
-          wb[s][3] = subgroupBroadcast(ws, 3u);
-          wb[s][4] = subgroupBroadcast(ws, 4u);
-          wb[s][5] = subgroupBroadcast(ws, 5u);
-          wb[s][6] = subgroupBroadcast(ws, 6u);
-          wb[s][7] = subgroupBroadcast(ws, 7u);
-        }
-        for (var i = 0u; i < 8u; i++) {
+      for (var g = 0u; g < NG; g++) {
+        var wb: array<array<f32, 8>, 8>;    // wb[s][i] = w[k, c0 + SG g + i, r, s]
+        for (var s = 0u; s < KW; s++) { wb[s] = sg_share_f32(w[wo + wcol[g] + s]); }
+        for (var i = 0u; i < SG; i++) {
           var t = wb[0][i] * ds[0];
           for (var s = 1u; s < KW; s++) { t = fma(vec4f(wb[s][i]), ds[s], t); }
-          acc[8u * g + i] += t;
+          acc[SG * g + i] += t;
         }
       }
     }
@@ -116,9 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let base = (n * p.C + c) * HW + ih * p.W + iw0;
       for (var t = 0u; t < 4u; t++) {
         if (iw0 + t < p.W) {
-          var v = acc[i][t];
-          if (p.accumulate != 0u) { v += dx[base + t]; }
-          dx[base + t] = v;
+          dx[base + t] = acc[i][t];
         }
       }
     }

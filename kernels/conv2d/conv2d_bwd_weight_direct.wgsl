@@ -1,4 +1,4 @@
-// conv2d_bwd_weight_direct: dw[k,c,r,s] (= or +=) sum_{n,oh,ow} dy[n,k,oh,ow] * x[n,g*C/G+c,oh*sh-ph+r,ow*sw-pw+s],
+// conv2d_bwd_weight_direct: dw[k,c,r,s] = sum_{n,oh,ow} dy[n,k,oh,ow] * x[n,g*C/G+c,oh*sh-ph+r,ow*sw-pw+s],
 //   g = k / (K/G); any groups G (incl. depthwise), kernel size, stride, padding. Dilation 1.
 //
 // GEMM view: dW_g (K/G x C/G*kh*kw) = dY_g (K/G x N*Ho*Wo) * im2col(x_g)^T; reduction over N*Ho*Wo, done directly.
@@ -7,11 +7,11 @@
 //   images of its split, all output rows and 4 output columns at a time. No subgroups, no workgroup memory.
 // Split-K over images: z = split index; split z reduces images [z*nper, min(N, (z+1)*nper)) into slice z
 //   (offset z*len, len = K*C/G*kh*kw). nsplit = 1 writes dw directly; nsplit > 1 needs nsplit slices followed by
-//   conv2d_bwd_weight_reduce.wgsl (accumulate must then be 0 here).
+//   conv2d_bwd_weight_reduce.wgsl.
 // Bindings: 0 p: Params (uniform), 1 x (read), 2 dy (read), 3 dw (read_write).
 // Dispatch: x = min(ceil(len / WG), 65535) = wgx (Params), y = ceil(ceil(len / WG) / wgx), z = nsplit.
 //   Element index = (wid.x + wid.y * wgx) * WG + lid.
-// Output: dw = result when accumulate == 0, dw += result otherwise.
+// Output: dw (or slice z) = result: writes (=).
 // Siblings: conv2d_bwd_weight_igemm.wgsl (groups = 1, faster), conv2d_bwd_weight_reduce.wgsl.
 // lavapipe overrides: WG = 8; nsplit so that len/WG * nsplit >= ~64 workgroups.
 override WG: u32 = 8;
@@ -20,8 +20,8 @@ struct Params {
   N: u32, C: u32, H: u32, W: u32,
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, accumulate: u32, nsplit: u32,
-  nper: u32, wgx: u32,
+  ph: u32, pw: u32, nsplit: u32, nper: u32,
+  wgx: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -72,7 +72,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
   let oi = z * len + e;
-  var v = acc.x + acc.y + acc.z + acc.w;
-  if (p.accumulate != 0u) { v += dw[oi]; }
-  dw[oi] = v;
+  dw[oi] = acc.x + acc.y + acc.z + acc.w;
 }

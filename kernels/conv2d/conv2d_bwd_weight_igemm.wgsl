@@ -1,25 +1,29 @@
-// conv2d_bwd_weight_igemm: dw[k,c,r,s] (= or +=) sum_{n,oh,ow} dy[n,k,oh,ow] * x[n,c,oh*SH-ph+r,ow*SW-pw+s], groups 1.
+// conv2d_bwd_weight_igemm: dw[k,c,r,s] = sum_{n,oh,ow} dy[n,k,oh,ow] * x[n,c,oh*SH-ph+r,ow*SW-pw+s], groups 1.
 //
 // GEMM view: dW (K x C*KH*KW) = dY (K x N*Ho*Wo) * im2col(x)^T (N*Ho*Wo x C*KH*KW); reduction over N*Ho*Wo.
 // Layouts: x NCHW [N,C,H,W], dy NCHW [N,K,Ho,Wo], dw [K,C,KH,KW] (or [nsplit,K,C,KH,KW] partials); float32.
 // Tile: one workgroup = 16 output channels k x WG (c, r) pairs; each invocation owns 16 k x the KW taps of one
 //   (c, r) (scalar accumulators). The reduction walks images n of this split, output rows oh and strips of 4
-//   output columns: per strip an invocation loads the 4*SW+KW-1 input values of row ih its taps touch, and the
-//   8 invocations of an aligned subgroup octet load 4 dy values of k0+8g+lane and share them with subgroupBroadcast.
+//   output columns: per strip an invocation loads the 4*SW+KW-1 input values of row ih its taps touch; the 16
+//   channels k are read in 16/SG groups of SG: lane j of a group loads the 4 dy values of k0+SG g+j and the group
+//   shares them with subgroupBroadcast (common/sg_share.wgsl).
 // Split-K over images: z = split index; split z reduces images [z*nper, min(N, (z+1)*nper)) and writes slice z of
 //   the output (offset z*K*C*KH*KW). nsplit = 1 writes dw directly (best on lavapipe); nsplit > 1 needs a buffer of
-//   nsplit slices followed by conv2d_bwd_weight_reduce.wgsl (accumulate must then be 0 here).
-// Requirements: feature `subgroups`, subgroup size >= 8; WG a multiple of 8; groups == 1; the overrides KH, KW,
-//   SH, SW equal Params kh, kw, sh, sw; KW <= 8 and 4*SW+KW-1 <= 16. Other cases: conv2d_bwd_weight_direct.wgsl.
+//   nsplit slices followed by conv2d_bwd_weight_reduce.wgsl.
+// Requirements: feature `subgroups`; SG (4 or 8) <= the adapter's smallest subgroup (correct for any subgroup
+//   size >= 4); WG a multiple of SG; groups == 1; the overrides KH, KW, SH, SW equal Params kh, kw, sh, sw;
+//   KW <= 8 and 4*SW+KW-1 <= 16. Other cases: conv2d_bwd_weight_direct.wgsl.
 // Bindings: 0 p: Params (uniform), 1 x (read), 2 dy (read), 3 dw (read_write).
 // Dispatch: x = ceil(C*KH / WG), y = ceil(K / 16) (<= 65535), z = nsplit.
-// Output: dw = result when accumulate == 0, dw += result otherwise.
+// Output: dw (or slice z) = result: writes (=).
 // Siblings: conv2d_bwd_weight_direct.wgsl (any stride / groups / depthwise), conv2d_bwd_weight_reduce.wgsl,
 //   gemm_sg*.wgsl for 1x1 stride-1 convs (sum_n dY[n] * X[n]^T: TRANS_B with K = HW, accumulate over n or batch).
-// lavapipe overrides: WG = 8 (KH, KW, SH, SW from the layer), nsplit = 1.
+// lavapipe overrides: WG = 8 (KH, KW, SH, SW from the layer; SG from the adapter), nsplit = 1.
 enable subgroups;
+// #include "common/sg_share.wgsl"
 
 override WG: u32 = 8;
+override SG: u32 = 8;
 override KH: u32 = 3;
 override KW: u32 = 3;
 override SH: u32 = 1;
@@ -29,8 +33,7 @@ struct Params {
   N: u32, C: u32, H: u32, W: u32,
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, accumulate: u32, nsplit: u32,
-  nper: u32,
+  ph: u32, pw: u32, nsplit: u32, nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -46,7 +49,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let k0 = wid.y * TM;
   let z = wid.z;
   if (k0 >= p.K || z >= p.nsplit) { return; }   // uniform over the workgroup
-  let lane = sl & 7u;
+  let lane = sl % SG;
+  let NG = TM / SG;
   let q = wid.x * WG + lid;                      // (c, r) pair
   let q_ok = q < p.C * KH;
   let qc = min(q, p.C * KH - 1u);
@@ -57,8 +61,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let n_begin = z * p.nper;
   let n_end = min(p.N, n_begin + p.nper);
   let NX = 4u * SW + KW - 1u;
-  var dyrow: array<u32, 2>;
-  for (var g = 0u; g < 2u; g++) { dyrow[g] = min(k0 + 8u * g + lane, p.K - 1u) * HWo; }
+  var dyrow: array<u32, 4>;
+  for (var g = 0u; g < NG; g++) { dyrow[g] = min(k0 + SG * g + lane, p.K - 1u) * HWo; }
 
   var acc: array<array<f32, 8>, 16>;
   for (var i = 0u; i < TM; i++) { for (var s = 0u; s < KW; s++) { acc[i][s] = 0.0; } }
@@ -85,21 +89,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         var tok: vec4<bool>;
         var toff: vec4u;
         for (var t = 0u; t < 4u; t++) { tok[t] = ow0 + t < p.Wo; toff[t] = min(ow0 + t, p.Wo - 1u); }
-        for (var g = 0u; g < 2u; g++) {
+        for (var g = 0u; g < NG; g++) {
           let o = dyb + dyrow[g] + oh * p.Wo;
           var dv: vec4f;
           for (var t = 0u; t < 4u; t++) { dv[t] = select(0.0, dy[o + toff[t]], tok[t]); }
-          var l: array<vec4f, 8>;
-          l[0] = subgroupBroadcast(dv, 0u);
-          l[1] = subgroupBroadcast(dv, 1u);
-          l[2] = subgroupBroadcast(dv, 2u);
-          l[3] = subgroupBroadcast(dv, 3u);
-          l[4] = subgroupBroadcast(dv, 4u);
-          l[5] = subgroupBroadcast(dv, 5u);
-          l[6] = subgroupBroadcast(dv, 6u);
-          l[7] = subgroupBroadcast(dv, 7u);
-          for (var i = 0u; i < 8u; i++) {
-            for (var s = 0u; s < KW; s++) { acc[8u * g + i][s] += dot(l[i], xs[s]); }
+          let l = sg_share_v4(dv);
+          for (var i = 0u; i < SG; i++) {
+            for (var s = 0u; s < KW; s++) { acc[SG * g + i][s] += dot(l[i], xs[s]); }
           }
         }
       }
@@ -114,9 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (k < p.K) {
       for (var s = 0u; s < KW; s++) {
         let oi = obase + k * CKK + (c * KH + r) * KW + s;
-        var v = acc[i][s];
-        if (p.accumulate != 0u) { v += dw[oi]; }
-        dw[oi] = v;
+        dw[oi] = acc[i][s];
       }
     }
   }

@@ -1,4 +1,4 @@
-// conv2d_fwd_direct: y[n,k,oh,ow] (= or +=) sum_{c<C/G,r,s} w[k,c,r,s] * x[n,g*C/G+c,oh*sh-ph+r,ow*sw-pw+s] (+ bias[k]),
+// conv2d_fwd_direct: y[n,k,oh,ow] = sum_{c<C/G,r,s} w[k,c,r,s] * x[n,g*C/G+c,oh*sh-ph+r,ow*sw-pw+s] (+ bias[k]),
 //   g = k / (K/G); any groups G (incl. depthwise G = C), kernel size, stride, padding. Dilation 1.
 //
 // GEMM view: none (direct loops); per output channel a (C/G*kh*kw)-long dot product per pixel.
@@ -8,7 +8,7 @@
 // Bindings: 0 p: Params (uniform), 1 x (read), 2 w (read), 3 bias (read; dummy when use_bias == 0), 4 y (read_write).
 // Dispatch: x = ceil(nper * Ho * ceil(Wo/4) / WG), y = ygrid, z = ceil(N / nper) * zfold (nper images share x) with ygrid * zfold >= K, all <= 65535
 //   (normally ygrid = K, zfold = 1). Channel k = wid.y + (wid.z % zfold) * ygrid.
-// Output: y = result when accumulate == 0, y += result otherwise (bias added either way if use_bias).
+// Output: y = result (+ bias when use_bias): writes (=).
 // Siblings: conv2d_fwd_igemm.wgsl (groups = 1, faster).
 // lavapipe overrides: WG = 8.
 override WG: u32 = 8;
@@ -17,8 +17,8 @@ struct Params {
   N: u32, C: u32, H: u32, W: u32,
   K: u32, Ho: u32, Wo: u32, groups: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, use_bias: u32, accumulate: u32,
-  ygrid: u32, zfold: u32, nper: u32,
+  ph: u32, pw: u32, use_bias: u32, ygrid: u32,
+  zfold: u32, nper: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -67,9 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let ybase = ((n * p.K + k) * p.Ho + oh) * p.Wo + ow0;
   for (var t = 0u; t < 4u; t++) {
     if (ow0 + t < p.Wo) {
-      var v = acc[t] + bb;
-      if (p.accumulate != 0u) { v += y[ybase + t]; }
-      y[ybase + t] = v;
+      y[ybase + t] = acc[t] + bb;
     }
   }
 }

@@ -1,13 +1,15 @@
-// fill.wgsl: y[i] = value for i < n.
+// fill.wgsl: y = value everywhere (the bit pattern of an f32; an i32 tensor takes the same bits)
+//   tile: one vec4 (4 consecutive elements) per invocation, n4 = ceil(n / 4); the last vec4 may run past n into
+//   the buffer's padding (pool buffers and bindings are whole multiples of 16 bytes), which nobody reads.
 //   bindings: 0 p | 1 y (read_write)   writes (=)
-//   dispatch: grid1d(ceil(n / WG)), one element per invocation
+//   dispatch: grid1d(ceil(n4 / WG))
 // #include "common/flat_index.wgsl"
 override WG: u32 = 256;
-struct Params { n: u32, value: f32 }
+struct Params { n4: u32, value: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_wg(wid, nwg) * WG + lid;
-  if (i < p.n) { y[i] = p.value; }
+  if (i < p.n4) { y[i] = vec4f(p.value); }
 }

@@ -1,17 +1,19 @@
-// relu6_fwd.wgsl: y[i] = min(max(x[i], 0), 6)   (NaN propagates: both selects keep x when the comparisons fail)
+// relu6_fwd.wgsl: y = min(max(x, 0), 6) (NaN propagates through the selects)
+//   tile: one vec4 (4 consecutive elements) per invocation, n4 = ceil(n / 4); the last vec4 may run past n into
+//   the buffer's padding (pool buffers and bindings are whole multiples of 16 bytes), which nobody reads.
 //   bindings: 0 p | 1 x (read) | 2 y (read_write)   writes (=)
-//   dispatch: grid1d(ceil(n / WG)), one element per invocation; sibling: relu6_bwd.wgsl
+//   dispatch: grid1d(ceil(n4 / WG)); sibling: relu6_bwd.wgsl
 // #include "common/flat_index.wgsl"
 override WG: u32 = 256;
-struct Params { n: u32 }
+struct Params { n4: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_wg(wid, nwg) * WG + lid;
-  if (i < p.n) {
+  if (i < p.n4) {
     let v = x[i];
-    y[i] = select(select(v, 0.0, v < 0.0), 6.0, v > 6.0);
+    y[i] = select(select(v, vec4f(0.0), v < vec4f(0.0)), vec4f(6.0), v > vec4f(6.0));
   }
 }

@@ -1,31 +1,34 @@
-// gemm_sg: C[b] (= or +=) op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major, any shape.
+// gemm_sg: C[b] = op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major, any shape.
 //
 // GEMM view: C is M x N (leading dim ldc); op(A) is M x K: A stored M x K (lda) or, with TRANS_A, K x M (lda);
 //   op(B) is K x N: B stored K x N (ldb) or, with TRANS_B, N x K (ldb). Batch b = workgroup z (folded, see below);
 //   element offsets b*sA, b*sB, b*sC (a stride of 0 broadcasts that operand over the batch).
 // Tile: one workgroup = 16 rows x (4*WG) columns; each invocation owns 16 rows x 4 columns n = x0 + c*WG + lid
-//   (c = 0..3). K is walked in chunks of 4 with the tail zero-masked. Each invocation loads one A value per
-//   8 rows per k and the 8 invocations of an aligned subgroup octet share them with subgroupBroadcast
-//   (lane r of the octet loads row 8g+r). Scalar loads only: no alignment requirements (see gemm_sg_v4.wgsl).
-// Requirements: feature `subgroups` with subgroup size >= 8; WG a multiple of 8. Any M, N, K >= 1, any ld/strides.
+//   (c = 0..3). K is walked in chunks of 4 with the tail zero-masked. The 16 rows are read in 16/SG groups of SG
+//   rows: lane r (= subgroup_invocation_id % SG) loads row SG g + r and the SG lanes share the values with
+//   subgroupBroadcast from lanes 0..SG-1. Scalar loads only: no alignment requirements (see gemm_sg_v4.wgsl).
+// Requirements: feature `subgroups`; SG (4 or 8) no larger than the adapter's smallest subgroup (then correct for
+//   any subgroup size >= 4); WG a multiple of SG. Any M, N, K >= 1, any ld/strides.
 // Bindings: 0 p: Params (uniform), 1 A (read), 2 B (read), 3 bias (read; length >= N when use_bias, else any
 //   dummy buffer), 4 C (read_write).
 // Dispatch: x = ceil(N / (4*WG)), y = ygrid, z = batch * zfold, where ygrid * zfold >= ceil(M / 16) and every
 //   dimension <= 65535 (normally ygrid = ceil(M/16), zfold = 1). Row tile = wid.y + (wid.z % zfold) * ygrid.
-// Output: C = result when accumulate == 0, C += result when accumulate != 0 (bias added either way if use_bias).
+// Output: C = result (+ bias when use_bias): writes (=).
 // Siblings: gemm_sg_v4.wgsl (vec4 loads, aligned shapes, faster), gemm_tiled.wgsl (no subgroups needed).
-// lavapipe overrides: WG = 8.
+// lavapipe overrides: WG = 8, SG = 8 (SwiftShader: SG = 4).
 enable subgroups;
+// #include "common/sg_share.wgsl"
 
 override WG: u32 = 8;
+override SG: u32 = 8;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   lda: u32, ldb: u32, ldc: u32, use_bias: u32,
-  sA: u32, sB: u32, sC: u32, accumulate: u32,
-  ygrid: u32, zfold: u32,
+  sA: u32, sB: u32, sC: u32, ygrid: u32,
+  zfold: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,16 +45,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let b = wid.z / p.zfold;
   let m0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
   if (b >= p.batch || m0 >= p.M) { return; }  // uniform over the workgroup
-  let r = sl & 7u;
+  let r = sl % SG;
+  let NG = TM / SG;
   let x0 = wid.x * (4u * WG) + lid;
   let baseA = b * p.sA;
   let baseB = b * p.sB;
 
   // A element (row m, k) = A[aoff[g] + k * astep]
-  var aoff: array<u32, 2>;
+  var aoff: array<u32, 4>;
   var astep: u32;
-  for (var g = 0u; g < 2u; g++) {
-    let m = min(m0 + 8u * g + r, p.M - 1u);
+  for (var g = 0u; g < NG; g++) {
+    let m = min(m0 + SG * g + r, p.M - 1u);
     if (TRANS_A) { aoff[g] = baseA + m; } else { aoff[g] = baseA + m * p.lda; }
   }
   if (TRANS_A) { astep = p.lda; } else { astep = 1u; }
@@ -77,21 +81,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let v = vec4f(B[boff[0] + ko], B[boff[1] + ko], B[boff[2] + ko], B[boff[3] + ko]);
       bv[u] = select(vec4f(0.0), v, ok[u]);
     }
-    for (var g = 0u; g < 2u; g++) {
-      var av: vec4f;             // av[u] = op(A)[m0 + 8g + r, k+u]
+    for (var g = 0u; g < NG; g++) {
+      var av: vec4f;             // av[u] = op(A)[m0 + SG g + r, k+u]
       for (var u = 0u; u < 4u; u++) { av[u] = select(0.0, A[aoff[g] + kk[u] * astep], ok[u]); }
-      var l: array<vec4f, 8>;
-      l[0] = subgroupBroadcast(av, 0u);
-      l[1] = subgroupBroadcast(av, 1u);
-      l[2] = subgroupBroadcast(av, 2u);
-      l[3] = subgroupBroadcast(av, 3u);
-      l[4] = subgroupBroadcast(av, 4u);
-      l[5] = subgroupBroadcast(av, 5u);
-      l[6] = subgroupBroadcast(av, 6u);
-      l[7] = subgroupBroadcast(av, 7u);
-      for (var i = 0u; i < 8u; i++) {
+      let l = sg_share_v4(av);   // l[j] = lane j's values
+      for (var i = 0u; i < SG; i++) {
         let a = l[i];
-        let ii = 8u * g + i;
+        let ii = SG * g + i;
         acc[ii] += fma(vec4f(a.w), bv[3], fma(vec4f(a.z), bv[2], fma(vec4f(a.y), bv[1], a.x * bv[0])));
       }
     }
@@ -106,9 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let m = m0 + i;
         if (m < p.M) {
           let ci = b * p.sC + m * p.ldc + n;
-          var v = acc[i][c] + bb;
-          if (p.accumulate != 0u) { v += C[ci]; }
-          C[ci] = v;
+          C[ci] = acc[i][c] + bb;
         }
       }
     }

@@ -1,32 +1,37 @@
-// gemm_sg_v4: C[b] (= or +=) op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major.
+// gemm_sg_v4: C[b] = op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major.
 //
 // GEMM view: C is M x N (leading dim ldc); op(A) is M x K: A stored M x K (lda) or, with TRANS_A, K x M (lda);
 //   op(B) is K x N: B stored K x N (ldb) or, with TRANS_B, N x K (ldb). Batch b = workgroup z (folded, see below);
 //   element offsets b*sA, b*sB, b*sC (a stride of 0 broadcasts that operand over the batch).
 // Tile: one workgroup = 16 rows x (4*WG) columns; each invocation owns 16 rows x 4 consecutive columns
-//   (16 vec4 accumulators). K is walked in chunks of 4: every invocation loads one vec4 of A per 8 rows and the
-//   8 invocations of an aligned subgroup octet share them with subgroupBroadcast (lane r of the octet loads row
-//   8g+r), so A costs one load per value per workgroup instead of one per invocation. B: 4 vec4 loads per chunk.
-// Requirements (the launcher must check, else use gemm_sg.wgsl): feature `subgroups` with subgroup size >= 8;
-//   WG a multiple of 8; K % 4 == 0; N % 4 == 0; TRANS_A => M % 4 == 0; lda, ldb, ldc, sA, sB, sC all % 4 == 0.
+//   (16 vec4 accumulators). K is walked in chunks of 4: the 16 rows are read in 16/SG groups of SG rows; in each,
+//   lane r (= subgroup_invocation_id % SG) loads one vec4 of A and the SG lanes share them with subgroupBroadcast
+//   from lanes 0..SG-1, so A costs one load per value per lane group instead of one per invocation. B: 4 vec4
+//   loads per chunk.
+// Requirements (the variant table in src/ops/gemm.ts declares them): feature `subgroups`; SG (4 or 8) no larger
+//   than the smallest subgroup the adapter may use (every subgroup holds lanes 0..SG-1), which makes the kernel
+//   correct for any subgroup size >= 4; WG a multiple of SG; K % 4 == 0; N % 4 == 0; TRANS_A => M % 4 == 0;
+//   lda, ldb, ldc, sA, sB, sC all % 4 == 0.
 // Bindings: 0 p: Params (uniform), 1 A (read), 2 B (read), 3 bias (read; length >= N when use_bias, else any
 //   dummy buffer of >= 16 bytes), 4 C (read_write).
 // Dispatch: x = ceil(N / (4*WG)), y = ygrid, z = batch * zfold, where ygrid * zfold >= ceil(M / 16) and every
 //   dimension <= 65535 (normally ygrid = ceil(M/16), zfold = 1). Row tile = wid.y + (wid.z % zfold) * ygrid.
-// Output: C = result when accumulate == 0, C += result when accumulate != 0 (bias added either way if use_bias).
+// Output: C = result (+ bias when use_bias): writes (=).
 // Siblings: gemm_sg.wgsl (any shape/alignment, scalar loads), gemm_tiled.wgsl (no subgroups needed).
-// lavapipe overrides: WG = 8.
+// lavapipe overrides: WG = 8, SG = 8 (SwiftShader: SG = 4).
 enable subgroups;
+// #include "common/sg_share.wgsl"
 
 override WG: u32 = 8;
+override SG: u32 = 8;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   lda: u32, ldb: u32, ldc: u32, use_bias: u32,
-  sA: u32, sB: u32, sC: u32, accumulate: u32,
-  ygrid: u32, zfold: u32,
+  sA: u32, sB: u32, sC: u32, ygrid: u32,
+  zfold: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -35,7 +40,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
 
-const TM: u32 = 16u;   // rows per workgroup (2 octets)
+const TM: u32 = 16u;   // rows per workgroup (16/SG lane groups of SG rows)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
@@ -43,21 +48,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let b = wid.z / p.zfold;
   let m0 = (wid.y + (wid.z % p.zfold) * p.ygrid) * TM;
   if (b >= p.batch || m0 >= p.M) { return; }  // uniform over the workgroup
-  let r = sl & 7u;
+  let r = sl % SG;
+  let NG = TM / SG;
   let n = wid.x * (4u * WG) + lid * 4u;        // first of this invocation's 4 columns
   let nc = min(n, p.N - 4u);                   // clamped for loads (N % 4 == 0, N >= 4)
   let baseA = b * p.sA;
   let baseB = b * p.sB;
 
-  // per-octet row offsets for A loads (2 octets)
-  var aoff: array<u32, 2>;
-  for (var g = 0u; g < 2u; g++) {
+  // per-group row offsets for A loads (16/SG groups of SG rows)
+  var aoff: array<u32, 4>;
+  for (var g = 0u; g < NG; g++) {
     if (TRANS_A) {
-      // lane r loads A[k0 + (r & 3), m .. m+3] with m = m0 + 8g + 4*(r >> 2)
-      let m = min(m0 + 8u * g + 4u * (r >> 2u), p.M - 4u);
+      // lane r loads A[k0 + (r & 3), m .. m+3] with m = m0 + SG g + 4 (r >> 2)
+      let m = min(m0 + SG * g + 4u * (r >> 2u), p.M - 4u);
       aoff[g] = baseA + (r & 3u) * p.lda + m;
     } else {
-      let m = min(m0 + 8u * g + r, p.M - 1u);
+      let m = min(m0 + SG * g + r, p.M - 1u);
       aoff[g] = baseA + m * p.lda;
     }
   }
@@ -82,21 +88,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     } else {
       for (var u = 0u; u < 4u; u++) { bv[u] = B[(boff[u] + k * p.ldb) / 4u]; }
     }
-    for (var g = 0u; g < 2u; g++) {
+    for (var g = 0u; g < NG; g++) {
       var av: vec4f;
       if (TRANS_A) { av = A[(aoff[g] + k * p.lda) / 4u]; } else { av = A[(aoff[g] + k) / 4u]; }
-      // l[j] = lane j's vector of this octet
-      var l: array<vec4f, 8>;
-      l[0] = subgroupBroadcast(av, 0u);
-      l[1] = subgroupBroadcast(av, 1u);
-      l[2] = subgroupBroadcast(av, 2u);
-      l[3] = subgroupBroadcast(av, 3u);
-      l[4] = subgroupBroadcast(av, 4u);
-      l[5] = subgroupBroadcast(av, 5u);
-      l[6] = subgroupBroadcast(av, 6u);
-      l[7] = subgroupBroadcast(av, 7u);
-      for (var i = 0u; i < 8u; i++) {
-        // a = op(A)[m0 + 8g + i, k .. k+3]
+      // l[j] = lane j's vector of this group (lanes 4..7 only when SG = 8)
+      let l = sg_share_v4(av);   // l[j] = lane j's values
+      for (var i = 0u; i < SG; i++) {
+        // a = op(A)[m0 + SG g + i, k .. k+3]
         var a: vec4f;
         if (TRANS_A) {
           let q = 4u * (i >> 2u);
@@ -105,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         } else {
           a = l[i];
         }
-        let ii = 8u * g + i;
+        let ii = SG * g + i;
         acc[ii] += fma(vec4f(a.w), bv[3], fma(vec4f(a.z), bv[2], fma(vec4f(a.y), bv[1], a.x * bv[0])));
       }
     }
@@ -118,9 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let m = m0 + i;
     if (m < p.M) {
       let ci = (b * p.sC + m * p.ldc + n) / 4u;
-      var v = acc[i] + bb;
-      if (p.accumulate != 0u) { v += C[ci]; }
-      C[ci] = v;
+      C[ci] = acc[i] + bb;
     }
   }
 }

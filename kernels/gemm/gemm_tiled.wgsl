@@ -1,15 +1,15 @@
-// gemm_tiled: C[b] (= or +=) op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major, any shape.
+// gemm_tiled: C[b] = op(A[b]) * op(B[b]) (+ bias[n] broadcast over rows), float32, row-major, any shape.
 //
 // GEMM view: C is M x N (ldc); op(A) is M x K: A stored M x K (lda) or, with TRANS_A, K x M (lda); op(B) is K x N:
 //   B stored K x N (ldb) or, with TRANS_B, N x K (ldb). Batch b = workgroup z (folded, see below); element offsets
 //   b*sA, b*sB, b*sC (stride 0 broadcasts that operand over the batch).
 // Tile: workgroup (WGX, WGY) = (4*WGY) rows x (4*WGX) columns; each invocation a 4 x 4 register tile with rows
 //   m = m0 + i*WGY + ly and columns n = n0 + j*WGX + lx (i, j < 4). K walked one step at a time; no subgroup
-//   operations and no workgroup memory: the portable fallback when `subgroups` is missing or subgroup size < 8.
+//   operations and no workgroup memory: the portable fallback for adapters without `subgroups`.
 // Bindings: 0 p: Params (uniform), 1 A (read), 2 B (read), 3 bias (read; dummy when use_bias == 0), 4 C (read_write).
 // Dispatch: x = ceil(N / (4*WGX)), y = ygrid, z = batch * zfold, where ygrid * zfold >= ceil(M / (4*WGY)), all
 //   <= 65535 (normally zfold = 1). Row tile = wid.y + (wid.z % zfold) * ygrid.
-// Output: C = result when accumulate == 0, C += result otherwise (bias added either way if use_bias).
+// Output: C = result (+ bias when use_bias): writes (=).
 // Siblings: gemm_sg_v4.wgsl, gemm_sg.wgsl (faster on lavapipe; need subgroups).
 // lavapipe overrides: WGX = 8, WGY = 8 (WGX = 8, WGY = 1 is about as fast).
 override WGX: u32 = 8;
@@ -20,8 +20,8 @@ override TRANS_B: bool = false;
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   lda: u32, ldb: u32, ldc: u32, use_bias: u32,
-  sA: u32, sB: u32, sC: u32, accumulate: u32,
-  ygrid: u32, zfold: u32,
+  sA: u32, sB: u32, sC: u32, ygrid: u32,
+  zfold: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,7 +62,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
           let ci = b * p.sC + m * p.ldc + n;
           var v = acc[i][j];
           if (p.use_bias != 0u) { v += bias[n]; }
-          if (p.accumulate != 0u) { v += C[ci]; }
           C[ci] = v;
         }
       }
