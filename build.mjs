@@ -4,7 +4,7 @@
 // (3) bundle src/ (library, CLI, data worker) and the tests with esbuild into dist/.
 //   node build.mjs            generate + bundle
 //   node build.mjs --check    fail if src/gen/kernels.gen.ts is stale (CI)
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, basename, dirname } from 'node:path';
@@ -90,7 +90,17 @@ function reflectKernel(file, source) {
     if (!Number.isFinite(def)) fail(`override ${o.name}: default must be a numeric literal, found ${m[2]}`);
     overrides[o.name] = { type: m[1], default: def };
   }
-  return { bindings, params: { size: paramsSize, fields }, overrides, workgroupSize: entry.workgroupSize };
+  // What the kernel needs of the adapter, read from its source: `enable` directives name optional features
+  // (subgroups, f16); @workgroup_size names the overrides (or literals) that size each dimension.
+  const enables = [...source.matchAll(/^\s*enable\s+([a-z0-9_,\s]+);/gm)].flatMap((m) => m[1].split(',').map((e) => e.trim())).filter(Boolean);
+  const wgm = /@workgroup_size\(([^)]*)\)/.exec(source);
+  if (!wgm) fail('needs @workgroup_size(...)');
+  const consts = Object.fromEntries([...source.matchAll(/^const\s+(\w+)\s*:\s*u32\s*=\s*([0-9]+)u?\s*;/gm)].map((m) => [m[1], Number(m[2])]));
+  const workgroup = wgm[1].split(',').map((t) => t.trim()).filter(Boolean)
+    .map((t) => (/^[0-9]+u?$/.test(t) ? Number(t.replace('u', '')) : t in consts ? consts[t] : t));
+  for (const w of workgroup) if (typeof w === 'string' && !(w in overrides)) fail(`@workgroup_size uses ${w}, which is neither an override nor a u32 const of this kernel`);
+  while (workgroup.length < 3) workgroup.push(1);
+  return { bindings, params: { size: paramsSize, fields }, overrides, workgroupSize: entry.workgroupSize, workgroup, enables };
 }
 
 async function generate() {
@@ -138,6 +148,9 @@ async function bundle() {
   const benches = (await readdir(join(root, 'bench'))).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'bench', f));
   const tests = [...await listFiles(join(root, 'test'), '.test.ts'), ...benches];
   if (tests.length) {
+    // Bundles of deleted or moved tests must not linger (the runner would still run them).
+    await rm(join(root, 'dist', 'test'), { recursive: true, force: true });
+    await rm(join(root, 'dist', 'bench'), { recursive: true, force: true });
     await esbuild.build({
       ...common, entryPoints: tests, outdir: join(root, 'dist'), outbase: root, outExtension: { '.js': '.js' },
     });

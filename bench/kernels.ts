@@ -7,10 +7,12 @@
 import { initGpu, destroyGpu, gpuContext } from '../src/gpu/device.js';
 import { stream } from '../src/gpu/stream.js';
 import { Tensor } from '../src/autograd/tensor.js';
-import { gemm } from '../src/ops/gemm.js';
-import { conv2dRaw, type ConvGeom } from '../src/ops/conv2d.js';
+import { gemm, gemmFamily, gemmGeom } from '../src/ops/gemm.js';
+import { conv2dRaw, convFwdFamily, convDataFamily, convWeightFamily, type ConvGeom } from '../src/ops/conv2d.js';
+import { supports, adapterCaps, lastVariant, type Family } from '../src/gpu/variants.js';
+import { kernels as kernelSpecs } from '../src/gen/kernels.gen.js';
 import { envRecord, stats, timeWall, appendJsonl, table } from './lib/harness.js';
-import { tuningFile, setTuning, setKnob, knob, tuned, resetTuning, adapterKey } from '../src/gpu/tuning.js';
+import { tuningFile, setTuning, tuned, resetTuning, resetKernelTuning, adapterKey } from '../src/gpu/tuning.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -26,7 +28,7 @@ function lcg(seed: number) {
 }
 const randArr = (n: number, seed: number) => { const r = lcg(seed); return Float32Array.from({ length: n }, r); };
 
-interface Row { kernel: string; shape: string; ms: ReturnType<typeof stats>; gflops: number; gbps: number; check: { samples: number; maxAbs: number; tol: number } }
+interface Row { kernel: string; variant: string; shape: string; ms: ReturnType<typeof stats>; gflops: number; gbps: number; check: { samples: number; maxAbs: number; tol: number } }
 const rows: Row[] = [];
 
 await initGpu();
@@ -64,7 +66,7 @@ if (!only || only === 'gemm') {
   });
   const ms = stats(await timeWall(run, { reps, perSubmit: 1 }));
   const flops = 2 * M * N * K;
-  rows.push({ kernel: 'gemm (NN)', shape: `${M}x${N}x${K}`, ms, gflops: flops / ms.median / 1e6, gbps: 4 * (M * K + K * N + M * N) / ms.median / 1e6, check: chk });
+  rows.push({ kernel: 'gemm (NN)', variant: `gemm/${lastVariant('gemm')}`, shape: `${M}x${N}x${K}`, ms, gflops: flops / ms.median / 1e6, gbps: 4 * (M * K + K * N + M * N) / ms.median / 1e6, check: chk });
   for (const t of [a, b, c]) t.dispose();
 }
 
@@ -76,7 +78,7 @@ if (!only || only === 'conv') {
   const flops = 2 * g.n * g.ho * g.wo * g.k * g.c * 9;
   const at = (arr: Float32Array, n: number, c: number, h: number, w: number, C: number, H: number, W_: number) =>
     (h < 0 || w < 0 || h >= H || w >= W_) ? 0 : arr[((n * C + c) * H + h) * W_ + w]!;
-  const cases: [string, () => void, Tensor, (i: number) => { v: number; absSum: number; k: number }][] = [
+  const cases: [string, () => void, Tensor, (i: number) => { v: number; absSum: number; k: number }, string][] = [
     ['conv2d fwd', () => conv2dRaw.forward(x, w, null, y, g), y, (i) => {
       const ox = i % g.wo, oy = Math.floor(i / g.wo) % g.ho, k = Math.floor(i / (g.wo * g.ho)) % g.k, n = Math.floor(i / (g.wo * g.ho * g.k));
       let v = 0, absSum = 0;
@@ -84,7 +86,7 @@ if (!only || only === 'conv') {
         const t = W[((k * g.c + c) * 3 + r) * 3 + s]! * at(X, n, c, oy - 1 + r, ox - 1 + s, g.c, g.h, g.w); v += t; absSum += Math.abs(t);
       }
       return { v, absSum, k: g.c * 9 };
-    }],
+    }, 'conv2d.fwd'],
     ['conv2d bwd data', () => conv2dRaw.backwardData(dy, w, dx, g), dx, (i) => {
       const ix = i % g.w, iy = Math.floor(i / g.w) % g.h, c = Math.floor(i / (g.w * g.h)) % g.c, n = Math.floor(i / (g.w * g.h * g.c));
       let v = 0, absSum = 0;
@@ -92,7 +94,7 @@ if (!only || only === 'conv') {
         const t = W[((k * g.c + c) * 3 + r) * 3 + s]! * at(DY, n, k, iy + 1 - r, ix + 1 - s, g.k, g.ho, g.wo); v += t; absSum += Math.abs(t);
       }
       return { v, absSum, k: g.k * 9 };
-    }],
+    }, 'conv2d.bwd_data'],
     ['conv2d bwd weight', () => conv2dRaw.backwardWeight(x, dy, dw, g), dw, (i) => {
       const s = i % 3, r = Math.floor(i / 3) % 3, c = Math.floor(i / 9) % g.c, k = Math.floor(i / (9 * g.c));
       let v = 0, absSum = 0;
@@ -100,78 +102,131 @@ if (!only || only === 'conv') {
         const t = DY[((n * g.k + k) * g.ho + oy) * g.wo + ox]! * at(X, n, c, oy - 1 + r, ox - 1 + s, g.c, g.h, g.w); v += t; absSum += Math.abs(t);
       }
       return { v, absSum, k: g.n * g.ho * g.wo };
-    }],
+    }, 'conv2d.bwd_weight'],
   ];
   let total = 0;
-  for (const [name, run, out, want] of cases) {
+  for (const [name, run, out, want, fam] of cases) {
     run();
+    const variant = `${fam}/${lastVariant(fam)}`;
     const chk = check(name, await out.read(), want, 32);
     const ms = stats(await timeWall(run, { reps, perSubmit: 1 }));
     total += ms.median;
-    rows.push({ kernel: name, shape: 'N32 C64 K64 32x32 3x3 s1 p1', ms, gflops: flops / ms.median / 1e6, gbps: 0, check: chk });
+    rows.push({ kernel: name, variant, shape: 'N32 C64 K64 32x32 3x3 s1 p1', ms, gflops: flops / ms.median / 1e6, gbps: 0, check: chk });
   }
-  rows.push({ kernel: 'conv2d fwd+bwd', shape: 'sum of the three', ms: { median: total, min: NaN, p90: NaN, mean: NaN, n: 0 }, gflops: 3 * flops / total / 1e6, gbps: 0,
+  rows.push({ kernel: 'conv2d fwd+bwd', variant: '-', shape: 'sum of the three', ms: { median: total, min: NaN, p90: NaN, mean: NaN, n: 0 }, gflops: 3 * flops / total / 1e6, gbps: 0,
     check: { samples: 0, maxAbs: 0, tol: 0 } });
   for (const t of [x, w, dy, y, dx, dw]) t.dispose();
 }
 
 if (flag('sweep')) await sweep();
 
+/**
+ * The variant sweep: on shapes from ResNet-18's layers, time every variant of the GEMM and conv2d families that
+ * runs on this adapter and fits (forced, each at every candidate workgroup size of its main kernel, checked
+ * against the family's default choice first), then write per family the variant order (by mean slowdown
+ * against the fastest variant on the shapes each fits) and the best workgroup sizes to bench/tune/<adapter>.json.
+ */
 async function sweep(): Promise<void> {
-  const M = 1024;
-  const a = Tensor.fromArray(randArr(M * M, 11), [M, M]), b = Tensor.fromArray(randArr(M * M, 12), [M, M]), c = Tensor.empty([M, M]);
-  const g: ConvGeom = { n: 32, c: 64, h: 32, w: 32, k: 64, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, ho: 32, wo: 32 };
-  const x = Tensor.fromArray(randArr(g.n * g.c * g.h * g.w, 13), [g.n, g.c, g.h, g.w]), w = Tensor.fromArray(randArr(g.k * g.c * 9, 14), [g.k, g.c, 3, 3]);
-  const dy = Tensor.fromArray(randArr(g.n * g.k * g.ho * g.wo, 15), [g.n, g.k, g.ho, g.wo]);
-  const y = Tensor.empty([g.n, g.k, g.ho, g.wo]), dx = Tensor.empty([g.n, g.c, g.h, g.w]), dw = Tensor.empty([g.k, g.c, 3, 3]);
-  type Cand = { set: () => void; label: string };
-  const families: { name: string; run: () => void; out: Tensor; cands: Cand[]; apply: (best: Cand) => void }[] = [];
-  const wgCands = (kernel: string, sizes: number[]) => sizes.map((WG) => ({ label: `${kernel} WG=${WG}`, set: () => setTuning(kernel, { WG }), WG }));
-  families.push({ name: 'gemm_sg_v4', run: () => gemm({ a, b, c, m: M, n: M, k: M }), out: c, cands: wgCands('gemm_sg_v4', [8, 16, 32, 64]), apply: (x) => x.set() });
-  families.push({ name: 'conv2d_fwd_igemm', run: () => conv2dRaw.forward(x, w, null, y, g), out: y, cands: wgCands('conv2d_fwd_igemm', [8, 16, 32]), apply: (x) => x.set() });
-  families.push({ name: 'conv2d_bwd_data_igemm', run: () => conv2dRaw.backwardData(dy, w, dx, g), out: dx, cands: wgCands('conv2d_bwd_data_igemm', [8, 16, 32]), apply: (x) => x.set() });
-  families.push({ name: 'conv2d_bwd_weight_igemm', run: () => conv2dRaw.backwardWeight(x, dy, dw, g), out: dw, cands: wgCands('conv2d_bwd_weight_igemm', [8, 16, 32]), apply: (x) => x.set() });
-  families.push({ name: 'conv2d_bwd_weight.nsplit', run: () => conv2dRaw.backwardWeight(x, dy, dw, g), out: dw,
-    cands: [1, 4, 16].map((n) => ({ label: `nsplit=${n}`, set: () => setKnob('conv2d_bwd_weight.nsplit', n) })), apply: (x) => x.set() });
-  const result: { overrides: Record<string, Record<string, number>>; knobs: Record<string, number>; measured: Record<string, unknown>[] } = { overrides: {}, knobs: {}, measured: [] };
-  for (const f of families) {
-    const first = f.cands[0]!;
-    first.set();
-    f.run();
-    const ref = await f.out.read();
-    let best: { c: Cand; ms: number } | null = null;
-    for (const cand of f.cands) {
-      cand.set();
-      f.run();
-      const got = await f.out.read();
-      // Another summation order changes float32 rounding: compare against the largest output, not per element.
-      let maxDiff = 0, maxRef = 0;
-      for (let i = 0; i < got.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(got[i]! - ref[i]!)); maxRef = Math.max(maxRef, Math.abs(ref[i]!)); }
-      if (!(maxDiff <= 1e-5 * maxRef)) { console.log(`  ${cand.label}: differs from the default variant (max diff ${maxDiff} of ${maxRef}), skipped`); continue; }
-      // The minimum of several runs: on a shared host the median mostly measures the neighbours.
-      const ms = stats(await timeWall(f.run, { reps: 5, warmup: 1 })).min;
-      result.measured.push({ family: f.name, candidate: cand.label, ms });
-      console.log(`  ${cand.label.padEnd(34)} ${ms.toFixed(1)} ms`);
-      if (!best || ms < best.ms) best = { c: cand, ms };
+  const caps = adapterCaps();
+  const conv = (n: number, c: number, hw: number, k: number, kk: number, s: number): ConvGeom => {
+    const p = kk === 3 ? 1 : 0, o = Math.floor((hw + 2 * p - kk) / s) + 1;
+    return { n, c, h: hw, w: hw, k, kh: kk, kw: kk, sh: s, sw: s, ph: p, pw: p, groups: 1, ho: o, wo: o };
+  };
+  const convShapes = [conv(32, 64, 32, 64, 3, 1), conv(32, 64, 32, 128, 3, 2), conv(32, 64, 32, 128, 1, 2), conv(32, 128, 16, 128, 1, 1)];
+  interface Job { family: Family<any, any>; label: string; geom: unknown; run: () => void; out: Tensor; free: Tensor[] }
+  const jobs: Job[] = [];
+  for (const [m, n, k] of [[1024, 1024, 1024], [256, 512, 4608], [512, 33, 2048]] as const) {
+    const a = Tensor.fromArray(randArr(m * k, 11), [m, k]), b = Tensor.fromArray(randArr(k * n, 12), [k, n]), c = Tensor.empty([m, n]);
+    jobs.push({ family: gemmFamily, label: `${m}x${n}x${k}`, geom: gemmGeom({ a, b, c, m, n, k }), run: () => gemm({ a, b, c, m, n, k }), out: c, free: [a, b, c] });
+  }
+  for (const g of convShapes) {
+    const x = Tensor.fromArray(randArr(g.n * g.c * g.h * g.w, 13), [g.n, g.c, g.h, g.w]), w = Tensor.fromArray(randArr(g.k * g.c * g.kh * g.kw, 14), [g.k, g.c, g.kh, g.kw]);
+    const dy = Tensor.fromArray(randArr(g.n * g.k * g.ho * g.wo, 15), [g.n, g.k, g.ho, g.wo]);
+    const y = Tensor.empty([g.n, g.k, g.ho, g.wo]), dx = Tensor.empty([g.n, g.c, g.h, g.w]), dw = Tensor.empty([g.k, g.c, g.kh, g.kw]);
+    const label = `${g.kh}x${g.kw} s${g.sh} C${g.c} K${g.k} ${g.h}x${g.w} N${g.n}`;
+    jobs.push({ family: convFwdFamily, label, geom: { ...g, bias: false }, run: () => conv2dRaw.forward(x, w, null, y, g), out: y, free: [x, w, dy, y, dx, dw] });
+    jobs.push({ family: convDataFamily, label, geom: g, run: () => conv2dRaw.backwardData(dy, w, dx, g), out: dx, free: [] });
+    jobs.push({ family: convWeightFamily, label, geom: g, run: () => conv2dRaw.backwardWeight(x, dy, dw, g), out: dw, free: [] });
+  }
+  const wgCandidates = [8, 16, 32, 64];
+  // family -> variant -> shape -> best ms; best overrides per kernel
+  const times = new Map<string, Map<string, Map<string, number>>>();
+  const measured: Record<string, unknown>[] = [];
+  for (const job of jobs) {
+    job.family.force(null);
+    job.run();
+    const ref = await job.out.read();
+    const fam = job.family.name;
+    for (const v of job.family.variants) {
+      if (supports(v, caps) !== true || v.fits(job.geom) !== true) continue;
+      const main = v.kernels[0];
+      const spec = main ? (kernelSpecs[main] as { overrides: Record<string, unknown> }) : null;
+      const wgs = spec && 'WG' in spec.overrides ? wgCandidates : [0];
+      for (const WG of wgs) {
+        const saved = main ? { ...tuned(main) } : {};
+        if (WG) setTuning(main!, { WG });
+        job.family.force(v.name);
+        try {
+          if (supports(v, caps) !== true) continue;
+          job.run();
+          const got = await job.out.read();
+          // Another summation order changes float32 rounding: compare against the largest output, not per element.
+          let maxDiff = 0, maxRef = 0;
+          for (let i = 0; i < got.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(got[i]! - ref[i]!)); maxRef = Math.max(maxRef, Math.abs(ref[i]!)); }
+          const tag = `${fam}/${v.name}${WG ? ` WG=${WG}` : ''}`;
+          if (!(maxDiff <= 1e-5 * maxRef)) { console.log(`  ${job.label.padEnd(28)} ${tag}: differs from the default choice (max diff ${maxDiff} of ${maxRef}), skipped`); continue; }
+          // The minimum of several runs: on a shared host the median mostly measures the neighbours.
+          const ms = stats(await timeWall(job.run, { reps: 3, warmup: 1 })).min;
+          measured.push({ family: fam, variant: v.name, WG: WG || null, shape: job.label, ms });
+          console.log(`  ${job.label.padEnd(28)} ${tag.padEnd(40)} ${ms.toFixed(1)} ms`);
+          const fv = times.get(fam) ?? new Map(); times.set(fam, fv);
+          const sv = fv.get(v.name) ?? new Map(); fv.set(v.name, sv);
+          sv.set(job.label, Math.min(sv.get(job.label) ?? Infinity, ms));
+          if (WG) {
+            const key = `${main}|${job.label}|${WG}`;
+            measured.push({ key, ms });
+          }
+        } finally {
+          job.family.force(null);
+          if (main) { resetKernelTuning(main, saved); }
+        }
+      }
     }
-    if (best) {
-      f.apply(best.c);
-      if (f.name.includes('.')) result.knobs[f.name] = knob(f.name, 1);
-      else result.overrides[f.name] = { ...tuned(f.name) };
-      console.log(`sweep: ${f.name} -> ${best.c.label} (${best.ms.toFixed(1)} ms)`);
-    }
+  }
+  // Workgroup size per kernel: the one with the lowest total time over the shapes it ran on.
+  const perKernel = new Map<string, Map<number, number>>();
+  for (const m of measured) {
+    if (!('key' in m)) continue;
+    const [kernel, , wg] = String(m.key).split('|');
+    const t = perKernel.get(kernel!) ?? new Map(); perKernel.set(kernel!, t);
+    t.set(Number(wg), (t.get(Number(wg)) ?? 0) + Number(m.ms));
+  }
+  const overrides: Record<string, Record<string, number>> = {};
+  for (const [kernel, t] of perKernel) {
+    const [WG, total] = [...t].sort((a, b) => a[1] - b[1])[0]!;
+    overrides[kernel] = { WG };
+    console.log(`sweep: ${kernel} WG=${WG} (${total.toFixed(1)} ms over its shapes)`);
+  }
+  // Variant order: mean over the shapes it fits of its time / the fastest variant's time on that shape.
+  const variants: Record<string, string[]> = {};
+  for (const [fam, fv] of times) {
+    const best = new Map<string, number>();
+    for (const sv of fv.values()) for (const [shape, ms] of sv) best.set(shape, Math.min(best.get(shape) ?? Infinity, ms));
+    const score = [...fv].map(([v, sv]) => [v, [...sv].reduce((a, [shape, ms]) => a + ms / best.get(shape)!, 0) / sv.size] as const);
+    variants[fam] = score.sort((a, b) => a[1] - b[1]).map(([v]) => v);
+    console.log(`sweep: ${fam} order ${score.map(([v, r]) => `${v} (x${r.toFixed(2)})`).join(', ')}`);
   }
   const file = tuningFile();
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ adapter: adapterKey(), ...envRecord(), overrides: result.overrides, knobs: result.knobs, measured: result.measured }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ adapter: adapterKey(), ...envRecord(), variants, overrides, measured: measured.filter((m) => !('key' in m)) }, null, 2) + '\n');
   console.log(`wrote ${file}; the engine loads it on start (src/gpu/tuning.ts)`);
   resetTuning();
-  for (const t of [a, b, c, x, w, dy, y, dx, dw]) t.dispose();
+  for (const j of jobs) for (const t of j.free) t.dispose();
 }
 
 await stream.sync();
-console.log(table(['kernel', 'shape', 'median ms', 'min ms', 'p90 ms', 'GFLOP/s', 'checked'],
-  rows.map((r) => [r.kernel, r.shape, r.ms.median, r.ms.min, r.ms.p90, r.gflops, r.check.samples ? `${r.check.samples} pts, max err ${r.check.maxAbs.toExponential(1)}` : '-'])));
+console.log(table(['kernel', 'variant', 'shape', 'median ms', 'min ms', 'p90 ms', 'GFLOP/s', 'checked'],
+  rows.map((r) => [r.kernel, r.variant, r.shape, r.ms.median, r.ms.min, r.ms.p90, r.gflops, r.check.samples ? `${r.check.samples} pts, max err ${r.check.maxAbs.toExponential(1)}` : '-'])));
 const path = appendJsonl('kernels.jsonl', rows.map((r) => ({ ...env, bench: 'kernels', ...r })));
 if (flag('json')) console.log(JSON.stringify(rows.map((r) => ({ ...env, bench: 'kernels', ...r }))));
 console.log(`appended ${rows.length} rows to ${path}`);

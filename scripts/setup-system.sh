@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# System setup for simreg: a Vulkan driver Dawn accepts, and the Fashion-MNIST data set.
+# System setup for simreg: a Vulkan driver Dawn accepts (Mesa's lavapipe), a second software adapter for the
+# tests (SwiftShader, from Debian's chromium packages: chromium-common), and the Fashion-MNIST data set.
 # Idempotent: exits quickly when everything is already present.
 # Only acts on Debian/Ubuntu as root; elsewhere prints the command to run and changes nothing.
 set -euo pipefail
 
 DATA_DIR=/usr/share/datasets/fashion-mnist
+SWIFTSHADER_ICD=/usr/lib/chromium/vk_swiftshader_icd.json
 need_driver=0
 need_data=0
+need_swiftshader=0
 
 have_vulkan_driver() {
   # A vendor ICD (e.g. NVIDIA's) is enough. Mesa's ICDs (lavapipe among them) must come from
@@ -31,11 +34,13 @@ have_vulkan_driver() {
 
 have_vulkan_driver || need_driver=1
 [ -f "$DATA_DIR/train-images-idx3-ubyte.gz" ] || [ -f "$DATA_DIR/train-images-idx3-ubyte" ] || need_data=1
+# The GPU test layers run on SwiftShader too (4-lane subgroups); SIMREG_SWIFTSHADER_ICD may point elsewhere.
+[ -f "${SIMREG_SWIFTSHADER_ICD:-$SWIFTSHADER_ICD}" ] || need_swiftshader=1
 if command -v dpkg-query >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' libvulkan1 2>/dev/null | grep -q 'ok installed'; then
   need_driver=1
 fi
 
-if [ "$need_driver" = 0 ] && [ "$need_data" = 0 ]; then
+if [ "$need_driver" = 0 ] && [ "$need_data" = 0 ] && [ "$need_swiftshader" = 0 ]; then
   exit 0
 fi
 
@@ -54,6 +59,7 @@ if [ "$need_driver" = 1 ]; then
   [ "$codename" = bookworm ] && from_backports=1
 fi
 [ "$need_data" = 1 ] && pkgs+=(dataset-fashion-mnist)
+[ "$need_swiftshader" = 1 ] && pkgs+=(chromium-common)
 
 explain() {
   echo "simreg setup: missing: ${pkgs[*]}" >&2
@@ -62,10 +68,12 @@ explain() {
     echo "    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list" >&2
     echo "    apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1" >&2
     [ "$need_data" = 1 ] && echo "    apt-get install -y dataset-fashion-mnist" >&2
+    [ "$need_swiftshader" = 1 ] && echo "    apt-get install -y --no-install-recommends chromium-common   # SwiftShader, the second test adapter" >&2
   elif [ "${distro:-}" = debian ] || [ "${distro:-}" = ubuntu ]; then
     echo "  run as root: apt-get update && apt-get install -y ${pkgs[*]}" >&2
   else
     echo "  install a Vulkan driver (Mesa >= 23 lavapipe or a GPU vendor driver) and the Vulkan loader;" >&2
+    echo "  for the tests' second adapter, SwiftShader's vk_swiftshader_icd.json (set SIMREG_SWIFTSHADER_ICD to it);" >&2
     echo "  on macOS Dawn uses Metal and needs nothing. Fashion-MNIST: place the IDX files under $DATA_DIR" >&2
     echo "  or pass --data to the commands." >&2
   fi
@@ -102,5 +110,10 @@ if [ "$need_driver" = 1 ]; then
 fi
 if [ "$need_data" = 1 ]; then
   apt-get install -y -qq dataset-fashion-mnist >&2
+fi
+if [ "$need_swiftshader" = 1 ]; then
+  # SwiftShader ships in chromium-common, the part of Debian's chromium that holds its Vulkan driver: the browser
+  # itself is not needed (nor started), and --no-install-recommends keeps the install small.
+  apt-get install -y -qq --no-install-recommends chromium-common >&2
 fi
 echo "simreg setup: done" >&2

@@ -1,5 +1,7 @@
-export { initGpu, destroyGpu, gpuContext, hasGpu, INSTALL_HINT } from './gpu/device.js';
-export { stream, getPipeline, grid1d } from './gpu/stream.js';
+export { initGpu, destroyGpu, gpuContext, hasGpu, INSTALL_HINT, listAdapters, KNOWN_ADAPTERS } from './gpu/device.js';
+export { stream, getPipeline, grid1d, gridFor, workgroupSize } from './gpu/stream.js';
+export { Family, families, family, lastVariant, variantCounts, resetVariantLog, onVariant, supports, adapterCaps } from './gpu/variants.js';
+export type { Variant, Requirements, AdapterCaps } from './gpu/variants.js';
 export { pool, poolStats, sizeClass } from './gpu/pool.js';
 export { kernels } from './gen/kernels.gen.js';
 export { Tensor, shapeSize, setPoison } from './autograd/tensor.js';

@@ -1,7 +1,7 @@
 // Tensor: a shape over a contiguous GPU buffer from the pool, with reference-counted release.
 // Float32 for data; int32 for labels and pooling indices.
 import { pool } from '../gpu/pool.js';
-import { stream, grid1d } from '../gpu/stream.js';
+import { stream, gridFor } from '../gpu/stream.js';
 import { currentScope } from './scope.js';
 import type { Node } from './tape.js';
 
@@ -66,7 +66,8 @@ export class Tensor {
 
   /** Binding for a kernel: the exact byte range of this tensor. */
   get binding(): { buffer: GPUBuffer; size: number } {
-    return { buffer: this.buffer, size: Math.max(4, this.size * 4) };
+    // Whole 16-byte units: vec4 kernels read and write the last vec4 whole (pool buffers are multiples of 16 bytes).
+    return { buffer: this.buffer, size: Math.max(16, Math.ceil((this.size * 4) / 16) * 16) };
   }
 
   get bytes(): number {
@@ -85,7 +86,8 @@ export class Tensor {
   static empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const t = new Tensor(shape, dtype);
     if (poison && t.size > 0) {
-      stream.dispatch('fill', {}, { n: t.size, value: NaN }, [t.binding], grid1d(Math.ceil(t.size / 256)));
+      const n4 = Math.ceil(t.size / 4);
+      stream.dispatch('fill', { params: { n4, value: NaN }, bind: { y: t }, grid: gridFor('fill', n4) });
     }
     return t;
   }

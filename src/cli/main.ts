@@ -3,7 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initGpu, destroyGpu, gpuContext } from '../gpu/device.js';
+import { initGpu, destroyGpu, gpuContext, listAdapters } from '../gpu/device.js';
+import { families, supports, adapterCaps } from '../gpu/variants.js';
+import '../ops/index.js'; // every op family registers its variants when its module loads
+import '../optim/index.js';
 import { kernels } from '../gen/kernels.gen.js';
 import { NonFiniteLossError } from '../train/trainer.js';
 import { DeviceMemoryError } from '../gpu/pool.js';
@@ -21,7 +24,7 @@ commands:
   export    write the student backbone of a checkpoint as a safetensors weight file
   demo      the npm start job: distil the shipped Fashion-MNIST teacher and compare by k-NN
   bench     run a benchmark: resnet18 | kernels | data | knn | ablation (arguments pass through)
-  info      print the WebGPU adapter, its limits and optional features, and the kernels built
+  info      list the WebGPU adapters found, and the one in use: limits, features, kernels, variant tables
   help      this text`;
 
 
@@ -54,16 +57,32 @@ const COMMANDS: Record<string, { summary: string; opts: OptSpec[]; run: (o: Retu
 };
 
 async function info(): Promise<void> {
+  // Every adapter Dawn finds (SwiftShader too, where Debian's chromium package is installed); SIMREG_ADAPTER picks.
+  const found = await listAdapters();
   await initGpu();
   const g = gpuContext();
   const i = g.info;
-  console.log(`adapter:   ${i.vendor} ${i.device || i.description} (${i.architecture || 'n/a'})${i.description ? ` | driver: ${i.description}` : ''}`);
-  console.log(`features:  ${[...g.features].sort().join(', ')}`);
+  console.log('adapters (SIMREG_ADAPTER=<name> picks one; * = in use):');
+  for (const a of found) {
+    const inUse = a.short === g.adapterName ? '*' : ' ';
+    const sg = a.features.includes('subgroups') ? `subgroups ${a.subgroupMinSize}-${a.subgroupMaxSize}` : 'no subgroups';
+    const compute = a.features.filter((f) => ['shader-f16', 'timestamp-query'].includes(f));
+    console.log(`  ${inUse} ${a.short.padEnd(12)} ${a.name.padEnd(34)} ${a.backend.padEnd(7)} ${sg.padEnd(15)} ${compute.join(', ')}`);
+  }
+  if (!found.length) console.log('  (none listed)');
+  console.log(`adapter:   ${g.adapterName}: ${i.vendor} ${i.device || i.description} (${i.architecture || 'n/a'})${i.description ? ` | driver: ${i.description}` : ''}`);
+  console.log(`features:  ${[...g.features].sort().join(', ')}${g.subgroupMinSize ? ` | subgroup sizes ${g.subgroupMinSize}-${g.subgroupMaxSize}` : ''}`);
   const keys = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
     'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage', 'minUniformBufferOffsetAlignment'];
   console.log('limits:');
   for (const k of keys) console.log(`  ${k.padEnd(36)} ${g.limits[k]}`);
   console.log(`kernels:   ${Object.keys(kernels).length} reflected from kernels/**/*.wgsl`);
+  console.log('variants (selection order on this adapter; x = cannot run here):');
+  const caps = adapterCaps();
+  for (const f of families()) {
+    const list = f.order().map((v) => { const ok = supports(v as never, caps); return ok === true ? v.name : `x ${v.name} (${ok})`; });
+    console.log(`  ${f.name.padEnd(22)} ${list.join(', ')}`);
+  }
 }
 
 function bench(args: string[]): number {

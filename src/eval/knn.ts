@@ -4,7 +4,7 @@
 // come back to the host, where chunks are merged and votes counted.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/scope.js';
-import { stream, grid1d } from '../gpu/stream.js';
+import { stream, grid1d, gridFor } from '../gpu/stream.js';
 import { gemm } from '../ops/gemm.js';
 import { l2Normalize } from '../ops/normalize.js';
 
@@ -67,7 +67,7 @@ export async function knnClassify(train: Tensor, trainLabels: Int32Array, test: 
         gemm({ a: tile, b: chunk, c: sim, m: rows, n: cols, k: d, transB: true });
         const kk = Math.min(K, cols);
         const vals = new Tensor([rows, kk], 'f32', undefined, false), idx = new Tensor([rows, kk], 'i32', undefined, false);
-        stream.dispatch('topk_rows', {}, { rows, cols, k: kk, col_offset: c0 }, [sim.binding, vals.binding, idx.binding], grid1d(Math.ceil(rows / 64)));
+        stream.dispatch('topk_rows', { params: { rows, cols, k: kk, col_offset: c0 }, bind: { s: sim, vals, idx }, grid: gridFor('topk_rows', rows) });
         candV.push(await vals.read());
         candI.push(await idx.readInt());
         for (const x of [chunk, sim, vals, idx]) x.dispose();

@@ -1,6 +1,7 @@
 // One Dawn device per process: adapter with its maximum limits and the optional features it offers,
 // errors collected from every asynchronous channel and rethrown at the next sync point, destroy on exit.
 import { create, globals } from 'webgpu';
+import { existsSync } from 'node:fs';
 
 export interface GpuOptions {
   /** Dawn toggles, e.g. ['disable-dawn-features=...']; see Dawn's Toggles.cpp. */
@@ -15,9 +16,102 @@ export interface GpuContext {
   device: GPUDevice;
   adapter: GPUAdapter;
   info: { vendor: string; architecture: string; device: string; description: string; backend: string };
+  /** The short name of the adapter (lavapipe, swiftshader, or the device name). */
+  adapterName: string;
   features: Set<string>;
   limits: Record<string, number>;
+  /** The range of subgroup sizes the adapter may use (0 without the subgroups feature). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   toggles: string[];
+}
+
+/**
+ * Adapters known by a short name: the substring of Dawn's adapter name, and, for SwiftShader, the Vulkan
+ * driver manifest that Debian's chromium package ships (the Vulkan loader does not look there by itself).
+ */
+export const KNOWN_ADAPTERS: Record<string, { dawnName: string; icd?: string; install: string }> = {
+  lavapipe: { dawnName: 'llvmpipe', install: "Mesa's lavapipe: `npm run setup` as root (mesa-vulkan-drivers and libvulkan1 from bookworm-backports)" },
+  swiftshader: {
+    dawnName: 'SwiftShader', icd: '/usr/lib/chromium/vk_swiftshader_icd.json',
+    install: "SwiftShader: `npm run setup` as root (Debian's chromium package ships it), or point SIMREG_SWIFTSHADER_ICD at a vk_swiftshader_icd.json",
+  },
+};
+
+/** The short name of an adapter from its Dawn name (llvmpipe -> lavapipe). */
+export function shortAdapterName(dawnName: string): string {
+  for (const [k, v] of Object.entries(KNOWN_ADAPTERS)) if (dawnName.toLowerCase().includes(v.dawnName.toLowerCase())) return k;
+  return dawnName;
+}
+
+function swiftshaderIcd(): string | null {
+  const f = process.env.SIMREG_SWIFTSHADER_ICD || KNOWN_ADAPTERS.swiftshader!.icd!;
+  return existsSync(f) ? f : null;
+}
+
+/**
+ * Make the software adapters' drivers visible to the Vulkan loader (before Dawn creates an instance): the
+ * SwiftShader manifest is added to VK_ADD_DRIVER_FILES unless the user chose drivers with VK_ICD_FILENAMES or
+ * VK_DRIVER_FILES. Only done when asked for (SIMREG_ADAPTER=swiftshader, or when listing adapters), so a plain
+ * run keeps Dawn's own choice.
+ */
+export function exposeSoftwareAdapters(): void {
+  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return;
+  const icd = swiftshaderIcd();
+  if (!icd) return;
+  const add = (process.env.VK_ADD_DRIVER_FILES ?? '').split(':').filter(Boolean);
+  if (!add.includes(icd)) process.env.VK_ADD_DRIVER_FILES = [...add, icd].join(':');
+}
+
+/** The Dawn `adapter=` option for SIMREG_ADAPTER (a short name or any substring of the adapter's name). */
+function adapterChoice(): { toggle: string | null; asked: string | null } {
+  const asked = (process.env.SIMREG_ADAPTER ?? '').trim();
+  if (!asked) return { toggle: null, asked: null };
+  const known = KNOWN_ADAPTERS[asked.toLowerCase()];
+  if (asked.toLowerCase() === 'swiftshader') exposeSoftwareAdapters();
+  return { toggle: `adapter=${known ? known.dawnName : asked}`, asked };
+}
+
+const adapterKeepAlive: GPU[] = [];
+
+export interface AdapterListing { name: string; short: string; backend: string; features: string[]; subgroupMinSize: number; subgroupMaxSize: number; limits: Record<string, number>; description: string }
+
+/** Every adapter Dawn finds (the software ones included where installed), with what each offers. */
+export async function listAdapters(): Promise<AdapterListing[]> {
+  process.env.XDG_RUNTIME_DIR ||= '/tmp';
+  Object.assign(globalThis, globals);
+  // The SwiftShader manifest is visible only while listing: a device opened afterwards keeps Dawn's own choice.
+  const saved = process.env.VK_ADD_DRIVER_FILES;
+  exposeSoftwareAdapters();
+  try {
+    return await listVisibleAdapters();
+  } finally {
+    if (saved === undefined) delete process.env.VK_ADD_DRIVER_FILES; else process.env.VK_ADD_DRIVER_FILES = saved;
+  }
+}
+
+async function listVisibleAdapters(): Promise<AdapterListing[]> {
+  // Dawn lists the adapters it found when asked for one that does not exist (dawn.node's documented way).
+  const probe = create(['adapter=\u0001simreg-list']);
+  adapterKeepAlive.push(probe);
+  let text = '';
+  try { await probe.requestAdapter(); } catch (e) { text = (e as Error).message; }
+  const names = [...text.matchAll(/backend: '([^']*)', name: '([^']*)'/g)].map((m) => ({ backend: m[1]!, name: m[2]! }));
+  const out: AdapterListing[] = [];
+  for (const { backend, name } of names) {
+    const gpu = create([`adapter=${name}`, `backend=${backend}`]);
+    adapterKeepAlive.push(gpu);
+    const a = await gpu.requestAdapter().catch(() => null);
+    if (!a) continue;
+    const ai = a.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    const limits: Record<string, number> = {};
+    for (const key in a.limits) { const v = (a.limits as unknown as Record<string, unknown>)[key]; if (typeof v === 'number') limits[key] = v; }
+    out.push({
+      name, short: shortAdapterName(name), backend, features: [...(a.features as unknown as Iterable<string>)].sort(),
+      subgroupMinSize: ai.subgroupMinSize ?? 0, subgroupMaxSize: ai.subgroupMaxSize ?? 0, limits, description: ai.description ?? '',
+    });
+  }
+  return out;
 }
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
@@ -53,14 +147,23 @@ export async function initGpu(opts: GpuOptions = {}): Promise<GpuContext> {
     Object.assign(globalThis, globals);
     // SIMREG_DAWN_TOGGLES: extra Dawn options separated by ';' (e.g. "adapter=NAME;backend=vulkan").
     const envToggles = (process.env.SIMREG_DAWN_TOGGLES ?? '').split(';').map((t) => t.trim()).filter(Boolean);
-    const toggles = [...(opts.toggles ?? []), ...envToggles];
+    // SIMREG_ADAPTER=lavapipe|swiftshader|<part of a name> picks the adapter (see `simreg info`).
+    const choice = adapterChoice();
+    const toggles = [...(opts.toggles ?? []), ...envToggles, ...(choice.toggle ? [choice.toggle] : [])];
     const gpu = create(toggles);
     instanceKeepAlive = gpu;
     let adapter: GPUAdapter | null;
     try {
       adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     } catch (e) {
-      throw new Error(`${INSTALL_HINT}\nDawn said: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      if (choice.asked) {
+        const known = KNOWN_ADAPTERS[choice.asked.toLowerCase()];
+        const found = [...msg.matchAll(/name: '([^']*)'/g)].map((m) => `${shortAdapterName(m[1]!)} (${m[1]})`);
+        throw new Error(`SIMREG_ADAPTER=${choice.asked}: no such adapter here; found: ${found.join(', ') || 'none'}.` +
+          (known ? ` To install ${known.install}.` : ' Give lavapipe, swiftshader, or part of a name that `simreg info` lists.'));
+      }
+      throw new Error(`${INSTALL_HINT}\nDawn said: ${msg}`);
     }
     if (!adapter) throw new Error(INSTALL_HINT);
     const wanted = opts.features ?? OPTIONAL_FEATURES;
@@ -87,7 +190,13 @@ export async function initGpu(opts: GpuOptions = {}): Promise<GpuContext> {
       const v = (device.limits as unknown as Record<string, unknown>)[key];
       if (typeof v === 'number') limits[key] = v;
     }
-    ctx = { instance: gpu, device, adapter, info, features: new Set(device.features as unknown as Iterable<string>), limits, toggles };
+    const deviceFeatures = new Set(device.features as unknown as Iterable<string>);
+    const sg = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    const hasSg = deviceFeatures.has('subgroups');
+    ctx = {
+      instance: gpu, device, adapter, info, adapterName: shortAdapterName(info.device || info.description), features: deviceFeatures, limits,
+      subgroupMinSize: hasSg ? sg.subgroupMinSize ?? 4 : 0, subgroupMaxSize: hasSg ? sg.subgroupMaxSize ?? 128 : 0, toggles,
+    };
     // dawn.node can hang at exit with a live device.
     process.once('exit', () => destroyGpu());
     return ctx;

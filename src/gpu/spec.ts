@@ -12,4 +12,8 @@ export interface KernelSpec {
   readonly params: { readonly size: number; readonly fields: { readonly [field: string]: readonly [number, ScalarType] } };
   readonly overrides: { readonly [name: string]: { readonly type: string; readonly default: number } };
   readonly workgroupSize: readonly number[] | null;
+  /** Each dimension of @workgroup_size: a literal, or the name of the override that sets it. */
+  readonly workgroup: readonly (number | string)[];
+  /** WGSL `enable` directives: the optional device features the kernel needs (e.g. subgroups, f16). */
+  readonly enables: readonly string[];
 }

@@ -8,8 +8,26 @@ import { pool, USAGE } from './pool.js';
 
 export type Overrides = Record<string, number>;
 export type Params = Record<string, number | boolean>;
+export type Grid = [number, number, number];
 /** A buffer binding: a whole buffer, or the first `size` bytes of one. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
+/** Anything that knows its binding (a Tensor). */
+export interface Bindable { readonly binding: Binding }
+
+type Spec<K extends KernelName> = (typeof kernels)[K];
+/** The storage bindings of kernel K by name (binding 0, the Params uniform, is filled by dispatch). */
+export type BindingName<K extends KernelName> = Exclude<Spec<K>['bindings'][number], { readonly binding: 0 }>['name'];
+/** The Params fields of kernel K. */
+export type ParamName<K extends KernelName> = keyof Spec<K>['params']['fields'] & string;
+export interface DispatchArgs<K extends KernelName> {
+  params: { [F in ParamName<K>]: number | boolean };
+  bind: { [B in BindingName<K>]: Binding | Bindable };
+  grid: Grid;
+  /** Override values (tile and workgroup sizes, layer constants); unset ones take the kernel's defaults. */
+  overrides?: Overrides;
+  /** FLOPs and bytes, for the profiler's GFLOP/s and GB/s. */
+  cost?: { flops?: number; bytes?: number };
+}
 
 interface PipelineEntry {
   pipeline: GPUComputePipeline;
@@ -156,27 +174,38 @@ class Stream {
     return this.encoder;
   }
 
-  /** Record one dispatch. `grid` is the number of workgroups in x, y, z (each at most 65535). */
-  dispatch(name: KernelName, overrides: Overrides, params: Params, buffers: Binding[], grid: [number, number, number], cost?: { flops?: number; bytes?: number }): void {
+  /**
+   * Record one dispatch of `name`: its Params by field name, its buffers by binding name (both typed from the
+   * reflected spec), and `grid` workgroups in x, y, z (each at most the adapter's per-dimension limit).
+   */
+  dispatch<K extends KernelName>(name: K, a: DispatchArgs<K>): void {
+    const overrides = a.overrides ?? {};
     const { pipeline, layout, spec } = getPipeline(name, overrides);
-    const nb = spec.bindings.length - 1;
-    if (buffers.length !== nb) {
-      throw new Error(`kernel ${name}: expects ${nb} buffers (${spec.bindings.slice(1).map((b) => b.name).join(', ')}), got ${buffers.length}`);
+    const grid = a.grid;
+    const bind = a.bind as Record<string, Binding | Bindable>;
+    const names = spec.bindings.slice(1).map((b) => b.name);
+    for (const given of Object.keys(bind)) {
+      if (!names.includes(given)) throw new Error(`kernel ${name}: no binding named ${given} (has ${names.join(', ')})`);
     }
     const maxWg = gpuContext().limits.maxComputeWorkgroupsPerDimension ?? 65535;
     if (grid.some((g) => !Number.isInteger(g) || g < 0 || g > maxWg)) {
       throw new Error(`kernel ${name}: grid ${JSON.stringify(grid)} out of range (each dimension 0..${maxWg}); fold it into y/z`);
     }
+    const entries: GPUBindGroupEntry[] = [];
+    for (const b of spec.bindings.slice(1)) {
+      const v = bind[b.name];
+      if (v === undefined) throw new Error(`kernel ${name}: binding ${b.name} not given (needs ${names.join(', ')})`);
+      const r = 'binding' in v ? v.binding : v;
+      const resource = r instanceof GPUBuffer ? { buffer: r } : { buffer: r.buffer, offset: r.offset ?? 0, size: Math.max(4, Math.ceil(r.size / 4) * 4) };
+      entries.push({ binding: b.binding, resource });
+    }
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
     const { device } = gpuContext();
     const { buf, view, offset } = this.arena(spec.params.size);
-    packParams(spec, params, view, offset);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: buf, offset, size: spec.params.size } }];
-    buffers.forEach((b, i) => {
-      const resource = b instanceof GPUBuffer ? { buffer: b } : { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.size / 4) * 4) };
-      entries.push({ binding: i + 1, resource });
-    });
+    packParams(spec, a.params as Params, view, offset);
+    entries.unshift({ binding: 0, resource: { buffer: buf, offset, size: spec.params.size } });
     const bindGroup = device.createBindGroup({ layout, entries, label: name });
+    const cost = a.cost;
     let pass: GPUComputePassEncoder;
     if (this.profiling && this.querySet && this.queryLabels.length * 2 + 2 <= MAX_QUERIES) {
       const enc = this.endPass();
@@ -326,8 +355,26 @@ export const stream = new Stream();
 pool.beforeDestroy = () => stream.flush();
 onDestroy(() => stream.reset());
 
+/** The workgroup size of kernel `name` under `overrides` (unset overrides take the kernel's defaults). */
+export function workgroupSize(name: KernelName, overrides: Overrides = {}): Grid {
+  const spec = kernels[name] as KernelSpec;
+  const dims = spec.workgroup.map((d) => (typeof d === 'number' ? d : overrides[d] ?? spec.overrides[d]!.default));
+  return [dims[0] ?? 1, dims[1] ?? 1, dims[2] ?? 1];
+}
+
+/** Invocations per workgroup of kernel `name` under `overrides`. */
+export function workgroupThreads(name: KernelName, overrides: Overrides = {}): number {
+  const [x, y, z] = workgroupSize(name, overrides);
+  return x * y * z;
+}
+
+/** 1-D launch of `n` invocations of kernel `name` (workgroup size read from the overrides in force), folded into y. */
+export function gridFor(name: KernelName, n: number, overrides: Overrides = {}): Grid {
+  return grid1d(Math.ceil(n / workgroupThreads(name, overrides)));
+}
+
 /** Workgroup grid for `n` workgroups laid out 1-D, folded into y when over the per-dimension limit. */
-export function grid1d(nWorkgroups: number): [number, number, number] {
+export function grid1d(nWorkgroups: number): Grid {
   const max = 65535;
   if (nWorkgroups <= max) return [Math.max(1, nWorkgroups), 1, 1];
   return [max, Math.ceil(nWorkgroups / max), 1];

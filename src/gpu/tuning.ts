@@ -7,6 +7,8 @@ import { gpuContext } from './device.js';
 import type { Overrides } from './stream.js';
 
 export interface AdapterTuning {
+  /** Variant order per family (best first): selection tries these first, then the family's declared order. */
+  variants?: Record<string, string[]>;
   /** Overrides per kernel name. */
   overrides: Record<string, Overrides>;
   /** Launcher choices that are not WGSL overrides (e.g. split-K factors); -1 means "choose by shape". */
@@ -52,12 +54,16 @@ export function isSoftwareAdapter(): boolean {
 export function tuning(): AdapterTuning {
   if (active) return active;
   const base = isSoftwareAdapter() ? LLVMPIPE : GENERIC_GPU;
-  active = { overrides: { ...base.overrides }, knobs: { ...base.knobs } };
+  active = { variants: { ...base.variants }, overrides: { ...base.overrides }, knobs: { ...base.knobs } };
   const file = tuningFile();
   if (existsSync(file)) {
     try {
       const j = JSON.parse(readFileSync(file, 'utf8')) as AdapterTuning;
       for (const [k, v] of Object.entries(j.overrides ?? {})) active.overrides[k] = { ...active.overrides[k], ...v };
+      for (const [k, v] of Object.entries(j.variants ?? {})) {
+        if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`variants.${k} must be a list of variant names`);
+        active.variants![k] = v;
+      }
       Object.assign(active.knobs!, j.knobs ?? {});
     } catch (e) {
       throw new Error(`tuning file ${file} is not valid JSON: ${(e as Error).message}`);
@@ -72,6 +78,11 @@ export function tuned(kernel: string): Overrides {
 
 export function setTuning(kernel: string, o: Overrides): void {
   tuning().overrides[kernel] = { ...tuning().overrides[kernel], ...o };
+}
+
+/** Put back a kernel's overrides exactly as they were (a sweep trying candidates). */
+export function resetKernelTuning(kernel: string, o: Overrides): void {
+  tuning().overrides[kernel] = { ...o };
 }
 
 /** The project root: the nearest folder above this bundle with simreg's package.json. */

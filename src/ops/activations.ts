@@ -3,26 +3,28 @@
 // sigmoidFwd/Bwd, siluFwd/Bwd. Every forward propagates NaN (the trainer's NaN check depends on it).
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { kernels, type KernelName } from '../gen/kernels.gen.js';
-import { checkTensor, checkF32, checkArgCount, elemGrid } from './util.js';
+import type { Family } from '../gpu/variants.js';
+import { checkTensor, checkF32, checkArgCount, elementwiseFamily, type ElementwiseArgs } from './util.js';
+
+// The forward kernels bind (x, y); the backward ones (saved, dy, dx), saved being y or x as the op says.
+type Fwd = Family<number, ElementwiseArgs<'relu6_fwd'>>;
+type Bwd = Family<number, ElementwiseArgs<'relu6_bwd'>>;
+const relu6Fwd: Fwd = elementwiseFamily('relu6_fwd'), relu6Bwd: Bwd = elementwiseFamily('relu6_bwd');
+const sigmoidFwd = elementwiseFamily('sigmoid_fwd'), sigmoidBwd = elementwiseFamily('sigmoid_bwd');
+const siluFwd = elementwiseFamily('silu_fwd'), siluBwd = elementwiseFamily('silu_bwd');
 
 /**
- * One elementwise activation: `fwd` writes y from x; `bwd` writes dx from (saved, dy), where saved is the
- * forward output y (`save: 'y'`) or its input x (`save: 'x'`).
+ * One elementwise activation: `fwd` writes y from x; `bwd` writes dx from the saved tensor and dy, where saved is
+ * the forward output y (`save: 'y'`) or its input x (`save: 'x'`).
  */
-function unary(op: string, x: Tensor, fwd: KernelName, bwd: KernelName, save: 'x' | 'y', flops: number): Tensor {
+function unary(op: string, x: Tensor, fwd: Fwd, bwd: (saved: Tensor, dy: Tensor, dx: Tensor, n: number) => void, save: 'x' | 'y', flops: number): Tensor {
   checkTensor(op, 'x', x); checkF32(op, 'x', x);
   const n = x.size;
-  // vec4 siblings (`<name>_v4`, a quarter of the gathers on lavapipe) when the size allows.
-  const v4 = n % 4 === 0 && `${fwd}_v4` in kernels && `${bwd}_v4` in kernels;
-  const p: Record<string, number> = v4 ? { n4: n / 4 } : { n };
-  const grid = elemGrid(v4 ? n / 4 : n);
   const y = Tensor.empty(x.shape);
-  stream.dispatch((v4 ? `${fwd}_v4` : fwd) as KernelName, {}, p, [x.binding, y.binding], grid, { flops: flops * n, bytes: 8 * n });
+  fwd.run(n, { params: {}, bind: { x, y }, flops, bytes: 8 });
   record(op, [x], y, [save === 'y' ? y : x], (dy, [s]) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch((v4 ? `${bwd}_v4` : bwd) as KernelName, {}, p, [s!.binding, dy.binding, dx.binding], grid, { flops: (flops + 3) * n, bytes: 12 * n });
+    bwd(s!, dy, dx, n);
     return [dx];
   });
   return y;
@@ -31,17 +33,17 @@ function unary(op: string, x: Tensor, fwd: KernelName, bwd: KernelName, save: 'x
 /** min(max(x, 0), 6); gradient 1 strictly inside (0, 6), 0 elsewhere including both kinks (PyTorch's). */
 export function relu6(x: Tensor): Tensor {
   checkArgCount('relu6', arguments, 1);
-  return unary('relu6', x, 'relu6_fwd', 'relu6_bwd', 'y', 2);
+  return unary('relu6', x, relu6Fwd, (y, dy, dx, n) => relu6Bwd.run(n, { params: {}, bind: { y, dy, dx }, flops: 3, bytes: 12 }), 'y', 2);
 }
 
 /** 1 / (1 + exp(-x)), computed without overflow; backward from the saved output: dy * y * (1 - y). */
 export function sigmoid(x: Tensor): Tensor {
   checkArgCount('sigmoid', arguments, 1);
-  return unary('sigmoid', x, 'sigmoid_fwd', 'sigmoid_bwd', 'y', 4);
+  return unary('sigmoid', x, sigmoidFwd, (y, dy, dx, n) => sigmoidBwd.run(n, { params: {}, bind: { y, dy, dx }, flops: 3, bytes: 12 }), 'y', 4);
 }
 
 /** x * sigmoid(x) (swish); backward from the saved input: dy * s * (1 + x * (1 - s)). */
 export function silu(x: Tensor): Tensor {
   checkArgCount('silu', arguments, 1);
-  return unary('silu', x, 'silu_fwd', 'silu_bwd', 'x', 5);
+  return unary('silu', x, siluFwd, (sx, dy, dx, n) => siluBwd.run(n, { params: {}, bind: { x: sx, dy, dx }, flops: 8, bytes: 12 }), 'x', 5);
 }

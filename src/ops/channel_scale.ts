@@ -4,8 +4,8 @@
 // Twin: ref/elementwise.ts channelScaleFwd/Bwd.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream, grid1d } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkRank, checkArgCount, elemGrid, opError } from './util.js';
+import { stream, grid1d, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkRank, checkArgCount, opError } from './util.js';
 
 /** x [N, C, H, W] times s [N, C] (or [N, C, 1, 1]) broadcast over H, W. */
 export function channelScale(x: Tensor, s: Tensor): Tensor {
@@ -19,21 +19,21 @@ export function channelScale(x: Tensor, s: Tensor): Tensor {
   const hw = h * w, nc = n * c, total = x.size;
   const y = Tensor.empty(x.shape);
   if (total > 0) {
-    stream.dispatch('channel_scale_fwd', {}, { total, hw }, [x.binding, s.binding, y.binding], elemGrid(total), { flops: total, bytes: 4 * (2 * total + nc) });
+    stream.dispatch('channel_scale_fwd', { params: { total, hw }, bind: { x, g: s, y }, grid: gridFor('channel_scale_fwd', total), cost: { flops: total, bytes: 4 * (2 * total + nc) } });
   }
   record(op, [x, s], y, [x, s], (dy, [sx, ss], needs) => {
     let dx: Tensor | null = null, ds: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(x.shape);
       if (total > 0) {
-        stream.dispatch('channel_scale_fwd', {}, { total, hw }, [dy.binding, ss!.binding, dx.binding], elemGrid(total), { flops: total, bytes: 4 * (2 * total + nc) });
+        stream.dispatch('channel_scale_fwd', { params: { total, hw }, bind: { x: dy, g: ss!, y: dx }, grid: gridFor('channel_scale_fwd', total), cost: { flops: total, bytes: 4 * (2 * total + nc) } });
       }
     }
     if (needs[1]) {
       ds = Tensor.empty(s.shape);
       // hw = 0 still launches: every workgroup sums nothing and writes 0.
       if (nc > 0) {
-        stream.dispatch('channel_scale_bwd', {}, { nc, hw }, [sx!.binding, dy.binding, ds.binding], grid1d(nc), { flops: 2 * total, bytes: 4 * (2 * total + nc) });
+        stream.dispatch('channel_scale_bwd', { params: { nc, hw }, bind: { x: sx!, dy, dg: ds }, grid: grid1d(nc), cost: { flops: 2 * total, bytes: 4 * (2 * total + nc) } });
       }
     }
     return [dx, ds];

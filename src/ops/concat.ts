@@ -2,13 +2,13 @@
 // logits); the backward slices the incoming gradient back into its two column blocks.
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkRank, elemGrid, opError } from './util.js';
+import { stream, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkRank, opError } from './util.js';
 
 function sliceColsRaw(x: Tensor, c0: number, w: number): Tensor {
   const [rows, cols] = x.shape as [number, number];
   const out = Tensor.empty([rows, w]);
-  stream.dispatch('slice_cols', {}, { rows, cols, c0, w }, [x.binding, out.binding], elemGrid(rows * w), { bytes: 8 * rows * w });
+  stream.dispatch('slice_cols', { params: { rows, cols, c0, w }, bind: { x, out }, grid: gridFor('slice_cols', rows * w), cost: { bytes: 8 * rows * w } });
   return out;
 }
 
@@ -20,7 +20,7 @@ export function concatCols(a: Tensor, b: Tensor): Tensor {
   const [rb, bc] = b.shape as [number, number];
   if (rows !== rb) throw opError('concatCols', `row counts differ: ${a.label()} vs ${b.label()}`);
   const out = Tensor.empty([rows, ac + bc]);
-  stream.dispatch('concat_cols', {}, { rows, ac, bc }, [a.binding, b.binding, out.binding], elemGrid(rows * (ac + bc)), { bytes: 8 * rows * (ac + bc) });
+  stream.dispatch('concat_cols', { params: { rows, ac, bc }, bind: { a, b, out }, grid: gridFor('concat_cols', rows * (ac + bc)), cost: { bytes: 8 * rows * (ac + bc) } });
   record('concatCols', [a, b], out, [], (dy, _s, needs) => [
     needs[0] ? sliceColsRaw(dy, 0, ac) : null,
     needs[1] ? sliceColsRaw(dy, ac, bc) : null,

@@ -1,16 +1,17 @@
 // conv2d, NCHW, weight [K, C/groups, kh, kw]: forward, input gradient, weight gradient and bias gradient as
-// separate launches. Variant by shape: 1x1 stride-1 unpadded -> batched GEMM; groups = 1 with small kernels ->
-// implicit GEMM (subgroup kernels); everything else (groups, depthwise, large strides) -> direct kernels.
+// separate launches. Each pass is a variant family (data, below): 1x1 convolutions as batched GEMMs, implicit
+// GEMM subgroup kernels for groups = 1 with small kernels, stride phases for strided input gradients, split-K
+// weight gradients, and direct kernels that take everything (groups, depthwise, large strides).
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
 import { noGrad } from '../autograd/scope.js';
-import { stream, grid1d } from '../gpu/stream.js';
-import { gpuContext } from '../gpu/device.js';
+import { stream, gridFor, workgroupSize, type DispatchArgs, type Grid, type Overrides } from '../gpu/stream.js';
 import { tuned, knob } from '../gpu/tuning.js';
+import { Family, type Variant, type AdapterCaps } from '../gpu/variants.js';
 import { kernels, type KernelName } from '../gen/kernels.gen.js';
 import type { KernelSpec } from '../gpu/spec.js';
 import { checkTensor, checkF32, checkRank, opError, dummyTensor } from './util.js';
-import { gemm, foldRows } from './gemm.js';
+import { gemm, gemmGeom, gemmFamily, foldRows, laneGroup, type GemmGeom } from './gemm.js';
 import { sum } from './reduce.js';
 import { fillInPlace } from './accumulate.js';
 
@@ -24,12 +25,15 @@ export interface Conv2dOptions { stride?: number | [number, number]; padding?: n
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
 
-const hasSubgroups = () => gpuContext().features.has('subgroups');
-const is1x1 = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1;
-const igemmOk = (g: ConvGeom) => hasSubgroups() && g.groups === 1 && g.kw <= 8 && 4 * g.sw + g.kw - 1 <= 16;
+const is1x1 = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1;
+/** The implicit-GEMM kernels' shape limits (see their headers). */
+const igemmShape = (g: ConvGeom): true | string =>
+  g.groups !== 1 ? `groups ${g.groups} (implicit GEMM needs groups = 1)` :
+    g.kw > 8 ? `kernel width ${g.kw} > 8` : 4 * g.sw + g.kw - 1 > 16 ? `stride ${g.sw} with kernel width ${g.kw} spans more than 16 input columns per strip` : true;
+const both = (...r: (true | string)[]): true | string => r.find((x) => x !== true) ?? true;
 
 /** The kernel's Params, picked by name from the geometry and the extra fields (the reflected struct decides). */
-function params(name: KernelName, g: ConvGeom, extra: Record<string, number>): Record<string, number> {
+function params<K extends KernelName>(name: K, g: ConvGeom, extra: Record<string, number>): DispatchArgs<K>['params'] {
   const all: Record<string, number> = {
     N: g.n, C: g.c, H: g.h, W: g.w, K: g.k, Ho: g.ho, Wo: g.wo, groups: g.groups,
     kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, ...extra,
@@ -40,157 +44,307 @@ function params(name: KernelName, g: ConvGeom, extra: Record<string, number>): R
     if (all[f] === undefined) throw new Error(`conv2d: no value for ${name} Params.${f}`);
     out[f] = all[f]!;
   }
-  return out;
-}
-
-function need(name: string): KernelName {
-  if (!(name in kernels)) throw new Error(`conv2d: kernel ${name} is not built (kernels/conv2d/${name}.wgsl missing)`);
-  return name as KernelName;
+  return out as DispatchArgs<K>['params'];
 }
 
 const convFlops = (g: ConvGeom) => 2 * g.n * g.ho * g.wo * g.k * (g.c / g.groups) * g.kh * g.kw;
+const describe = (g: ConvGeom) => `n${g.n} c${g.c} ${g.h}x${g.w} -> k${g.k} ${g.kh}x${g.kw} s${g.sh}x${g.sw} p${g.ph}x${g.pw} g${g.groups}`;
 
-/** Raw launches (no tape); outputs are written (=). */
-export const conv2dRaw = {
-  forward(x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
-    const cost = { flops: convFlops(g), bytes: 4 * (x.size + w.size + y.size) };
-    if (is1x1(g) && hasSubgroups() && !bias) {
+/** Images whose 4-pixel strips share one x range: enough to fill a few workgroups when maps are small
+ *  (a 4x4 map has 4 strips: alone it leaves half of an 8-lane workgroup idle), one image when they are large. */
+function imagesPerSlice(stripsPerImage: number, n: number, wg: number): number {
+  const target = 8 * wg;
+  if (stripsPerImage >= target) return 1;
+  return Math.max(1, Math.min(n, Math.floor(65535 * wg / stripsPerImage), Math.ceil(target / stripsPerImage)));
+}
+
+/** Grid of the strip kernels (igemm fwd/data, direct fwd/data): x over the 4-pixel strips of nper images, y/z over
+ *  channel tiles of `tile` channels (folded into z with the image slices). */
+function stripGrid(rows: number, cols: number, chans: number, tile: number, n: number, wg: number): { grid: Grid; ygrid: number; zfold: number; nper: number } {
+  const spi = rows * Math.ceil(cols / 4);
+  const nper = imagesPerSlice(spi, n, wg);
+  const { ygrid, zfold } = foldRows(Math.ceil(chans / tile), Math.ceil(n / nper));
+  return { grid: [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(n / nper) * zfold], ygrid, zfold, nper };
+}
+
+type ConvVariant<A> = Variant<ConvGeom, A>;
+/** The forward pass's geometry: the bias decides whether the 1x1 GEMM path applies. */
+export type FwdGeom = ConvGeom & { bias: boolean };
+export interface FwdTensors { x: Tensor; w: Tensor; bias: Tensor | null; y: Tensor }
+export interface DataTensors { dy: Tensor; w: Tensor; dx: Tensor }
+export interface WeightTensors { x: Tensor; dy: Tensor; dw: Tensor }
+
+const sgRequires = { subgroupSize: { min: 4 } } as const;
+const layerOverrides = (g: ConvGeom, caps: AdapterCaps) => ({ KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw, SG: laneGroup(caps) });
+
+/** The 1x1 stride-1 convolution as a batched GEMM over images: its geometry and the GEMM variant that would run. */
+const gemm1x1Grid = (gg: GemmGeom): Grid => {
+  const v = gemmFamily.choose(gg);
+  return v.grid(gg, gemmFamily.overridesFor(v, gg));
+};
+const fwdGemm = (g: ConvGeom): GemmGeom => gemmGeom({ a: null!, b: null!, c: null!, m: g.k, n: g.h * g.w, k: g.c, batch: g.n, strideA: 0, strideB: g.c * g.h * g.w, strideC: g.k * g.h * g.w });
+const dataGemm = (g: ConvGeom): GemmGeom => gemmGeom({ a: null!, b: null!, c: null!, m: g.c, n: g.ho * g.wo, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * g.ho * g.wo, strideC: g.c * g.ho * g.wo });
+
+// ---- forward ------------------------------------------------------------------------------------------------
+
+const fwdIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm', ov)[0]);
+const fwdDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 1, g.n, workgroupSize('conv2d_fwd_direct', ov)[0]);
+
+/** conv2d forward variants: 1x1 as a GEMM, implicit GEMM (subgroups), direct (any groups, kernel, stride). */
+export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
+  {
+    name: 'gemm1x1', kernels: [],
+    fits: (g) => (!is1x1(g) || g.sh !== 1 || g.sw !== 1 ? 'only 1x1 stride-1 unpadded convolutions with groups = 1' : g.bias ? 'a bias (the GEMM adds biases per column, not per output channel)' : true),
+    grid: (g) => gemm1x1Grid(fwdGemm(g)),
+    run: (g, t) => {
       const hw = g.h * g.w;
-      gemm({ a: w, b: x, c: y, m: g.k, n: hw, k: g.c, batch: g.n, strideA: 0, strideB: g.c * hw, strideC: g.k * hw });
-      return;
-    }
-    if (igemmOk(g)) {
-      const name = need('conv2d_fwd_igemm');
-      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
-      const wg = ov.WG ?? 8;
-      const spi = g.ho * Math.ceil(g.wo / 4);
-      const nper = imagesPerSlice(spi, g.n, wg);
-      const { ygrid, zfold } = foldRows(Math.ceil(g.k / 16), Math.ceil(g.n / nper));
-      stream.dispatch(name, ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ygrid, zfold, nper }),
-        [x.binding, w.binding, (bias ?? dummyTensor()).binding, y.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
-      return;
-    }
-    const name = need('conv2d_fwd_direct');
-    const d = directDispatch(name, g, 'fwd');
-    stream.dispatch(name, d.ov, params(name, g, { use_bias: bias ? 1 : 0, accumulate: 0, ...d.extra }),
-      [x.binding, w.binding, (bias ?? dummyTensor()).binding, y.binding], d.grid, cost);
+      gemm({ a: t.w, b: t.x, c: t.y, m: g.k, n: hw, k: g.c, batch: g.n, strideA: 0, strideB: g.c * hw, strideC: g.k * hw });
+    },
   },
+  {
+    name: 'igemm', kernels: ['conv2d_fwd_igemm'], requires: sgRequires, fits: igemmShape,
+    grid: (g, ov) => fwdIgemmGrid(g, ov).grid, overrides: layerOverrides,
+    run: (g, t, ov) => {
+      const d = fwdIgemmGrid(g, ov);
+      stream.dispatch('conv2d_fwd_igemm', {
+        params: params('conv2d_fwd_igemm', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
+      });
+    },
+  },
+  {
+    name: 'direct', kernels: ['conv2d_fwd_direct'], fits: () => true, grid: (g, ov) => fwdDirectGrid(g, ov).grid,
+    run: (g, t, ov) => {
+      const d = fwdDirectGrid(g, ov);
+      stream.dispatch('conv2d_fwd_direct', {
+        params: params('conv2d_fwd_direct', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
+      });
+    },
+  },
+], describe);
 
-  backwardData(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
-    const cost = { flops: convFlops(g), bytes: 4 * (dy.size + w.size + dx.size) };
-    if (is1x1(g) && hasSubgroups()) {
+// ---- input gradient -----------------------------------------------------------------------------------------
+
+const dataIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize('conv2d_bwd_data_igemm', ov)[0]);
+const dataDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 1, g.n, workgroupSize('conv2d_bwd_data_direct', ov)[0]);
+
+/** One stride-1 implicit-GEMM input gradient (geometry `g` has sh = sw = 1) from `dy` into `dx`. */
+function dataIgemm(g: ConvGeom, dy: Tensor, w: Tensor, dx: Tensor, ov: Overrides): void {
+  const d = dataIgemmGrid(g, ov);
+  stream.dispatch('conv2d_bwd_data_igemm', {
+    params: params('conv2d_bwd_data_igemm', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+    bind: { dy, w, dx }, grid: d.grid, overrides: { ...ov, KH: g.kh, KW: g.kw },
+    cost: { flops: 2 * g.n * g.h * g.w * g.c * g.k * g.kh * g.kw, bytes: 4 * (dy.size + w.size + dx.size) },
+  });
+}
+
+/** Zero-insert dy (stride s -> 1): the fallback for strided input gradients whose phases the kernel cannot take. */
+function dilate(dy: Tensor, g: ConvGeom): Tensor {
+  const hd = (g.ho - 1) * g.sh + 1, wd = (g.wo - 1) * g.sw + 1;
+  const out = Tensor.empty([g.n, g.k, hd, wd]);
+  stream.dispatch('dilate_zero', {
+    params: { planes: g.n * g.k, ho: g.ho, wo: g.wo, hd, wd, sh: g.sh, sw: g.sw }, bind: { dy, yd: out },
+    grid: gridFor('dilate_zero', out.size), cost: { bytes: 4 * (dy.size + out.size) },
+  });
+  return out;
+}
+
+const strided = (g: ConvGeom) => g.sh > 1 || g.sw > 1;
+
+/** conv2d input-gradient variants (see each one's comment); all write dx (=). */
+export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data', [
+  {
+    // W^T dy per image, one batched GEMM.
+    name: 'gemm1x1', kernels: [],
+    fits: (g) => (is1x1(g) && !strided(g) ? true : 'only 1x1 stride-1 unpadded convolutions with groups = 1'),
+    grid: (g) => gemm1x1Grid(dataGemm(g)),
+    run: (g, t) => {
       const hw = g.h * g.w;
-      gemm({ a: w, b: dy, c: dx, m: g.c, n: hw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * hw, strideC: g.c * hw });
-      return;
-    }
-    if (g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.groups === 1) {
-      // Strided 1x1 (ResNet's downsample): W^T dy per image by GEMM, then scattered to every s-th pixel of dx
-      // (zeros elsewhere); no work is spent on the zeros.
+      gemm({ a: t.w, b: t.dy, c: t.dx, m: g.c, n: hw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * hw, strideC: g.c * hw });
+    },
+  },
+  {
+    // Strided 1x1 (ResNet's downsample): W^T dy per image by GEMM, then scattered to every s-th pixel of dx
+    // (zeros elsewhere); no work is spent on the zeros.
+    name: 'gemm1x1_scatter', kernels: ['dilate_zero'],
+    fits: (g) => (is1x1(g) && strided(g) ? true : 'only strided 1x1 unpadded convolutions with groups = 1'),
+    grid: (g, ov) => gridFor('dilate_zero', g.n * g.c * g.h * g.w, ov),
+    run: (g, t, ov) => {
       const ohw = g.ho * g.wo;
       const tmp = Tensor.empty([g.n, g.c, g.ho, g.wo]);
-      gemm({ a: w, b: dy, c: tmp, m: g.c, n: ohw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * ohw, strideC: g.c * ohw });
-      stream.dispatch('dilate_zero', {}, { planes: g.n * g.c, ho: g.ho, wo: g.wo, hd: g.h, wd: g.w, sh: g.sh, sw: g.sw }, [tmp.binding, dx.binding],
-        grid1d(Math.ceil((g.n * g.c * g.h * g.w) / 256)), { bytes: 4 * (tmp.size + dx.size) });
+      gemm({ a: t.w, b: t.dy, c: tmp, m: g.c, n: ohw, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * ohw, strideC: g.c * ohw });
+      stream.dispatch('dilate_zero', {
+        params: { planes: g.n * g.c, ho: g.ho, wo: g.wo, hd: g.h, wd: g.w, sh: g.sh, sw: g.sw }, bind: { dy: tmp, yd: t.dx },
+        grid: gridFor('dilate_zero', g.n * g.c * g.h * g.w, ov), overrides: ov, cost: { bytes: 4 * (tmp.size + t.dx.size) },
+      });
       tmp.dispose();
-      return;
-    }
-    if (igemmOk(g) && (g.sh > 1 || g.sw > 1) && phasesOk(g)) {
-      // Strided: split dx into sh x sw phases; each is a stride-1 input gradient over dy with that phase's taps
-      // (weight_phase), written into its positions of dx (phase_scatter). No work on the zeros a dilation adds.
-      const name = need('conv2d_bwd_data_igemm');
+    },
+  },
+  {
+    // Strided: dx splits into sh x sw phases; each is a stride-1 input gradient over dy with that phase's taps
+    // (weight_phase), written into its positions of dx (phase_scatter). No work on the zeros a dilation adds.
+    name: 'igemm_phases', kernels: ['conv2d_bwd_data_igemm', 'weight_phase', 'phase_scatter'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), strided(g) ? true : 'stride 1 (no phases)', phasesOk(g) ? true : 'a phase has padding >= its taps or more than 8 taps'),
+    grid: (g, ov) => dataIgemmGrid({ ...g, h: Math.ceil(g.h / g.sh), w: Math.ceil(g.w / g.sw) }, ov).grid,
+    overrides: (_g, caps) => ({ SG: laneGroup(caps) }),
+    run: (g, t, ov) => {
       const phases = stridePhases(g);
-      if (phases.some((q) => q.empty)) fillInPlace(dx, 0);
+      if (phases.some((q) => q.empty)) fillInPlace(t.dx, 0);
       for (const q of phases) {
         if (q.empty) continue;
         const wp = Tensor.empty([g.k, g.c, q.kh, q.kw]);
-        stream.dispatch('weight_phase', {}, { kc: g.k * g.c, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, r0: q.r0, s0: q.s0, khp: q.kh, kwp: q.kw },
-          [w.binding, wp.binding], grid1d(Math.ceil(wp.size / 256)), { bytes: 8 * wp.size });
+        stream.dispatch('weight_phase', {
+          params: { kc: g.k * g.c, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, r0: q.r0, s0: q.s0, khp: q.kh, kwp: q.kw },
+          bind: { w: t.w, wp }, grid: gridFor('weight_phase', wp.size), cost: { bytes: 8 * wp.size },
+        });
         const sub: ConvGeom = { ...g, h: q.h, w: q.w, kh: q.kh, kw: q.kw, sh: 1, sw: 1, ph: q.ph, pw: q.pw };
         const part = Tensor.empty([g.n, g.c, q.h, q.w]);
-        const ov: Record<string, number> = { ...tuned(name), KH: q.kh, KW: q.kw };
-        const wg = ov.WG ?? 8;
-        const spi = q.h * Math.ceil(q.w / 4);
-        const nper = imagesPerSlice(spi, g.n, wg);
-        const { ygrid, zfold } = foldRows(Math.ceil(g.c / 16), Math.ceil(g.n / nper));
-        stream.dispatch(name, ov, params(name, sub, { accumulate: 0, ygrid, zfold, nper }),
-          [dy.binding, wp.binding, part.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold],
-          { flops: 2 * g.n * q.h * q.w * g.c * g.k * q.kh * q.kw, bytes: 4 * (dy.size + wp.size + part.size) });
-        stream.dispatch('phase_scatter', {}, { planes: g.n * g.c, hp: q.h, wp: q.w, h: g.h, w: g.w, sh: g.sh, sw: g.sw, a: q.a, b: q.b },
-          [part.binding, dx.binding], grid1d(Math.ceil(part.size / 256)), { bytes: 8 * part.size });
+        dataIgemm(sub, t.dy, wp, part, ov);
+        stream.dispatch('phase_scatter', {
+          params: { planes: g.n * g.c, hp: q.h, wp: q.w, h: g.h, w: g.w, sh: g.sh, sw: g.sw, a: q.a, b: q.b },
+          bind: { src: part, dx: t.dx }, grid: gridFor('phase_scatter', part.size), cost: { bytes: 8 * part.size },
+        });
         wp.dispose();
         part.dispose();
       }
-      return;
-    }
-    if (igemmOk(g) && g.kw <= 8 && g.ph < g.kh && g.pw < g.kw) {
-      // Stride 1, or strides whose phases the kernel cannot take. Strided: zero-insert dy (stride s -> 1) so the stride-1 implicit GEMM applies. It multiplies zeros
-      // (s^2 more work), still far ahead of the direct kernel on lavapipe (measured: 0.08 vs ~6 GF/s effective).
-      let src = dy, geo = g, tmp: Tensor | null = null;
-      if (g.sh !== 1 || g.sw !== 1) {
-        const hd = (g.ho - 1) * g.sh + 1, wd = (g.wo - 1) * g.sw + 1;
-        tmp = Tensor.empty([g.n, g.k, hd, wd]);
-        stream.dispatch('dilate_zero', {}, { planes: g.n * g.k, ho: g.ho, wo: g.wo, hd, wd, sh: g.sh, sw: g.sw }, [dy.binding, tmp.binding],
-          grid1d(Math.ceil((g.n * g.k * hd * wd) / 256)), { bytes: 4 * (dy.size + tmp.size) });
-        src = tmp;
-        geo = { ...g, ho: hd, wo: wd, sh: 1, sw: 1 };
-      }
-      const name = need('conv2d_bwd_data_igemm');
-      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw };
-      const wg = ov.WG ?? 8;
-      const spi = g.h * Math.ceil(g.w / 4);
-      const nper = imagesPerSlice(spi, g.n, wg);
-      const { ygrid, zfold } = foldRows(Math.ceil(g.c / 16), Math.ceil(g.n / nper));
-      stream.dispatch(name, ov, params(name, geo, { accumulate: 0, ygrid, zfold, nper }),
-        [src.binding, w.binding, dx.binding], [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], cost);
-      tmp?.dispose();
-      return;
-    }
-    const name = need('conv2d_bwd_data_direct');
-    const d = directDispatch(name, g, 'data');
-    stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra }), [dy.binding, w.binding, dx.binding], d.grid, cost);
+    },
   },
-
-  backwardWeight(x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeom): void {
-    const cost = { flops: convFlops(g), bytes: 4 * (x.size + dy.size + dw.size) };
-    // 1x1 convolutions take the implicit-GEMM path too: a GEMM over N*HW cannot be one strided view of NCHW.
-    if (igemmOk(g)) {
-      const name = need('conv2d_bwd_weight_igemm');
-      const ov: Record<string, number> = { ...tuned(name), KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw };
-      const wg = ov.WG ?? 8;
-      const grid: [number, number, number] = [Math.ceil((g.c * g.kh) / wg), Math.ceil(g.k / 16), 1];
-      splitWeightGrad(g, dw, grid[0] * grid[1], (nsplit, nper, out) => {
-        stream.dispatch(name, ov, params(name, g, { accumulate: 0, nsplit, nper }), [x.binding, dy.binding, out.binding], [grid[0], grid[1], nsplit], cost);
+  {
+    // Stride 1: the forward convolution of dy with the flipped, transposed filter.
+    name: 'igemm', kernels: ['conv2d_bwd_data_igemm'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), strided(g) ? `stride ${g.sh}x${g.sw} (this variant is stride 1)` : true, g.ph < g.kh && g.pw < g.kw ? true : 'padding >= kernel size'),
+    grid: (g, ov) => dataIgemmGrid(g, ov).grid, overrides: (_g, caps) => ({ SG: laneGroup(caps) }),
+    run: (g, t, ov) => dataIgemm(g, t.dy, t.w, t.dx, ov),
+  },
+  {
+    // Strided, when the phases do not fit: zero-insert dy (stride s -> 1) and take the stride-1 kernel. It
+    // multiplies zeros (s^2 more work), still far ahead of the direct kernel on lavapipe.
+    name: 'igemm_dilated', kernels: ['conv2d_bwd_data_igemm', 'dilate_zero'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), strided(g) ? true : 'stride 1 (nothing to dilate)', g.ph < g.kh && g.pw < g.kw ? true : 'padding >= kernel size'),
+    grid: (g, ov) => dataIgemmGrid(g, ov).grid, overrides: (_g, caps) => ({ SG: laneGroup(caps) }),
+    run: (g, t, ov) => {
+      const src = dilate(t.dy, g);
+      dataIgemm({ ...g, ho: (g.ho - 1) * g.sh + 1, wo: (g.wo - 1) * g.sw + 1, sh: 1, sw: 1 }, src, t.w, t.dx, ov);
+      src.dispose();
+    },
+  },
+  {
+    name: 'direct', kernels: ['conv2d_bwd_data_direct'], fits: () => true, grid: (g, ov) => dataDirectGrid(g, ov).grid,
+    run: (g, t, ov) => {
+      const d = dataDirectGrid(g, ov);
+      stream.dispatch('conv2d_bwd_data_direct', {
+        params: params('conv2d_bwd_data_direct', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+        bind: { dy: t.dy, w: t.w, dx: t.dx }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.dy.size + t.w.size + t.dx.size) },
       });
-      return;
-    }
-    const name = need('conv2d_bwd_weight_direct');
-    const d = directDispatch(name, g, 'weight');
-    splitWeightGrad(g, dw, d.grid[0] * d.grid[1], (nsplit, nper, out) => {
-      stream.dispatch(name, d.ov, params(name, g, { accumulate: 0, ...d.extra, nsplit, nper }), [x.binding, dy.binding, out.binding], [d.grid[0], d.grid[1], nsplit], cost);
-    });
+    },
   },
+], describe);
+
+// ---- weight gradient ----------------------------------------------------------------------------------------
+
+const weightIgemmGrid = (g: ConvGeom, ov: Overrides, nsplit: number): Grid =>
+  [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm', ov)[0]), Math.ceil(g.k / 16), nsplit];
+const weightDirectGrid = (g: ConvGeom, ov: Overrides, nsplit: number): Grid => {
+  const len = g.k * (g.c / g.groups) * g.kh * g.kw;
+  const groups = Math.ceil(len / workgroupSize('conv2d_bwd_weight_direct', ov)[0]);
+  const wgx = Math.min(groups, 65535);
+  return [wgx, Math.ceil(groups / wgx), nsplit];
 };
 
 /**
- * Split-K over images for the weight gradient: nsplit partial slices (z of the dispatch), then one reduction.
- * The split comes from the tuning table ('conv2d_bwd_weight.nsplit'; -1 = enough workgroups for a wide GPU).
+ * Split-K over images: the split count from the tuning table ('conv2d_bwd_weight.nsplit'; -1 or unset = enough
+ * workgroups to fill a wide GPU), at least 2 and at most N.
  */
-function splitWeightGrad(g: ConvGeom, dw: Tensor, workgroups: number, launch: (nsplit: number, nper: number, out: Tensor) => void): void {
-  const k = knob('conv2d_bwd_weight.nsplit', 1);
-  let nsplit = k > 0 ? k : Math.ceil(2048 / Math.max(1, workgroups));
-  nsplit = Math.max(1, Math.min(nsplit, g.n, 65535));
+function splitCount(g: ConvGeom, workgroups: number): { nsplit: number; nper: number } {
+  const k = knob('conv2d_bwd_weight.nsplit', -1);
+  let nsplit = k > 1 ? k : Math.ceil(2048 / Math.max(1, workgroups));
+  nsplit = Math.max(2, Math.min(nsplit, g.n, 65535));
   const nper = Math.ceil(g.n / nsplit);
-  nsplit = Math.ceil(g.n / nper);
-  if (nsplit === 1) { launch(1, g.n, dw); return; }
+  return { nsplit: Math.ceil(g.n / nper), nper };
+}
+
+/** Partial weight gradients of `nsplit` image slices, then their sum into dw. */
+function splitK(dw: Tensor, nsplit: number, launch: (out: Tensor) => void): void {
   const len = dw.size;
   const part = Tensor.empty([nsplit, len]);
-  launch(nsplit, nper, part);
-  const groups = Math.ceil(len / (4 * 64));
+  launch(part);
+  const ov = tuned('conv2d_bwd_weight_reduce');
+  const groups = Math.ceil(len / (4 * workgroupSize('conv2d_bwd_weight_reduce', ov)[0]));
   const wgx = Math.min(groups, 65535);
-  stream.dispatch('conv2d_bwd_weight_reduce', {}, { len, nsplit, accumulate: 0, wgx }, [part.binding, dw.binding], [wgx, Math.ceil(groups / wgx), 1],
-    { flops: nsplit * len, bytes: 4 * (nsplit + 1) * len });
+  stream.dispatch('conv2d_bwd_weight_reduce', {
+    params: { len, nsplit, wgx }, bind: { part, out: dw }, grid: [wgx, Math.ceil(groups / wgx), 1], overrides: ov,
+    cost: { flops: nsplit * len, bytes: 4 * (nsplit + 1) * len },
+  });
   part.dispose();
 }
+
+function weightIgemm(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: number, nper: number, out: Tensor): void {
+  stream.dispatch('conv2d_bwd_weight_igemm', {
+    params: params('conv2d_bwd_weight_igemm', g, { nsplit, nper }), bind: { x: t.x, dy: t.dy, dw: out },
+    grid: weightIgemmGrid(g, ov, nsplit), overrides: ov, cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
+  });
+}
+
+function weightDirect(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: number, nper: number, out: Tensor): void {
+  const grid = weightDirectGrid(g, ov, nsplit);
+  stream.dispatch('conv2d_bwd_weight_direct', {
+    params: params('conv2d_bwd_weight_direct', g, { nsplit, nper, wgx: grid[0] }), bind: { x: t.x, dy: t.dy, dw: out },
+    grid, overrides: ov, cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
+  });
+}
+
+/** conv2d weight-gradient variants: implicit GEMM or direct, each whole or split over images (split-K). */
+export const convWeightFamily = new Family<ConvGeom, WeightTensors>('conv2d.bwd_weight', [
+  {
+    // 1x1 convolutions take this path too: a GEMM over N*HW cannot be one strided view of NCHW.
+    name: 'igemm', kernels: ['conv2d_bwd_weight_igemm'], requires: sgRequires, fits: igemmShape,
+    grid: (g, ov) => weightIgemmGrid(g, ov, 1), overrides: layerOverrides,
+    run: (g, t, ov) => weightIgemm(g, t, ov, 1, g.n, t.dw),
+  },
+  {
+    name: 'igemm_splitk', kernels: ['conv2d_bwd_weight_igemm', 'conv2d_bwd_weight_reduce'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), g.n >= 2 ? true : 'one image (nothing to split)'),
+    grid: (g, ov) => { const w = weightIgemmGrid(g, ov, 1); return weightIgemmGrid(g, ov, splitCount(g, w[0] * w[1]).nsplit); },
+    overrides: layerOverrides,
+    run: (g, t, ov) => {
+      const w = weightIgemmGrid(g, ov, 1);
+      const { nsplit, nper } = splitCount(g, w[0] * w[1]);
+      splitK(t.dw, nsplit, (out) => weightIgemm(g, t, ov, nsplit, nper, out));
+    },
+  },
+  {
+    name: 'direct', kernels: ['conv2d_bwd_weight_direct'], fits: () => true,
+    grid: (g, ov) => weightDirectGrid(g, ov, 1),
+    run: (g, t, ov) => weightDirect(g, t, ov, 1, g.n, t.dw),
+  },
+  {
+    name: 'direct_splitk', kernels: ['conv2d_bwd_weight_direct', 'conv2d_bwd_weight_reduce'],
+    fits: (g) => (g.n >= 2 ? true : 'one image (nothing to split)'),
+    grid: (g, ov) => { const w = weightDirectGrid(g, ov, 1); return weightDirectGrid(g, ov, splitCount(g, w[0] * w[1]).nsplit); },
+    run: (g, t, ov) => {
+      const w = weightDirectGrid(g, ov, 1);
+      const { nsplit, nper } = splitCount(g, w[0] * w[1]);
+      splitK(t.dw, nsplit, (out) => weightDirect(g, t, ov, nsplit, nper, out));
+    },
+  },
+], describe);
+
+/** Raw launches (no tape); outputs are written (=). The variant is chosen by each family. */
+export const conv2dRaw = {
+  forward(x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+    convFwdFamily.run({ ...g, bias: !!bias }, { x, w, bias, y });
+  },
+  backwardData(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
+    convDataFamily.run(g, { dy, w, dx });
+  },
+  backwardWeight(x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeom): void {
+    convWeightFamily.run(g, { x, dy, dw });
+  },
+};
 
 interface Phase { a: number; b: number; r0: number; s0: number; kh: number; kw: number; ph: number; pw: number; h: number; w: number; empty: boolean }
 
@@ -218,32 +372,6 @@ function stridePhases(g: ConvGeom): Phase[] {
 /** Every non-empty phase fits the stride-1 implicit-GEMM kernel (padding below the tap count, KW <= 8). */
 function phasesOk(g: ConvGeom): boolean {
   return stridePhases(g).every((q) => q.empty || (q.ph < q.kh && q.pw < q.kw && q.kw <= 8));
-}
-
-/** Images whose 4-pixel strips share one x range: enough to fill a few workgroups when maps are small
- *  (a 4x4 map has 4 strips: alone it leaves half of an 8-lane workgroup idle), one image when they are large. */
-function imagesPerSlice(stripsPerImage: number, n: number, wg: number): number {
-  const target = 8 * wg;
-  if (stripsPerImage >= target) return 1;
-  return Math.max(1, Math.min(n, Math.floor(65535 * wg / stripsPerImage), Math.ceil(target / stripsPerImage)));
-}
-
-/** Direct kernels (see their headers): fwd/data tile 4-pixel strips of one channel per invocation, channels over
- *  y (folded into z with the batch); weight: one dw element per invocation over a folded 1-D grid. */
-function directDispatch(name: KernelName, g: ConvGeom, which: 'fwd' | 'data' | 'weight'): { ov: Record<string, number>; grid: [number, number, number]; extra: Record<string, number> } {
-  const ov = tuned(name);
-  const wg = ov.WG ?? (kernels[name] as KernelSpec).overrides.WG?.default ?? 8;
-  if (which === 'weight') {
-    const len = g.k * (g.c / g.groups) * g.kh * g.kw;
-    const groups = Math.ceil(len / wg);
-    const wgx = Math.min(groups, 65535);
-    return { ov, grid: [wgx, Math.ceil(groups / wgx), 1], extra: { nsplit: 1, nper: g.n, wgx } };
-  }
-  const [chans, rows, cols] = which === 'fwd' ? [g.k, g.ho, g.wo] : [g.c, g.h, g.w];
-  const spi = rows * Math.ceil(cols / 4);
-  const nper = imagesPerSlice(spi, g.n, wg);
-  const { ygrid, zfold } = foldRows(chans, Math.ceil(g.n / nper));
-  return { ov, grid: [Math.ceil((nper * spi) / wg), ygrid, Math.ceil(g.n / nper) * zfold], extra: { ygrid, zfold, nper } };
 }
 
 export function convGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeom {

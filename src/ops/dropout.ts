@@ -5,8 +5,8 @@
 // Twin: ref/elementwise.ts dropoutFwd/Bwd (mask given; read it back with dropoutMask()).
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkArgCount, elemGrid, opError } from './util.js';
+import { stream, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkArgCount, opError } from './util.js';
 
 export interface DropoutOptions {
   training: boolean;
@@ -27,7 +27,7 @@ function checkSeed(op: string, seed: unknown): asserts seed is number {
 function applyRaw(x: Tensor, p: number, seed: number, scale: number): Tensor {
   const y = Tensor.empty(x.shape);
   if (x.size > 0) {
-    stream.dispatch('dropout_apply', {}, { n: x.size, seed, prob: p, scale }, [x.binding, y.binding], elemGrid(x.size), { flops: 20 * x.size, bytes: 8 * x.size });
+    stream.dispatch('dropout_apply', { params: { n: x.size, seed, prob: p, scale }, bind: { x, y }, grid: gridFor('dropout_apply', x.size), cost: { flops: 20 * x.size, bytes: 8 * x.size } });
   }
   return y;
 }

@@ -1,26 +1,24 @@
 // Elementwise ops with their backward: add (residual), sub, scale/affine, mul, relu.
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkSameShape, checkArgCount, elemGrid, opError } from './util.js';
+import { checkTensor, checkF32, checkSameShape, checkArgCount, opError, elementwiseFamily } from './util.js';
 
-/** z = alpha*a + beta*b + gamma, b broadcast as a repeating block when smaller (bias rows). Raw launch, no tape. */
+export const addScaledFamily = elementwiseFamily('add_scaled');
+export const mulFamily = elementwiseFamily('mul');
+export const reluFwdFamily = elementwiseFamily('relu_fwd');
+export const reluBwdFamily = elementwiseFamily('relu_bwd');
+
+/** z = alpha*a + beta*b + gamma (a, b of one size; b may be a). Raw launch, no tape. */
 export function addScaledRaw(a: Tensor, b: Tensor, alpha: number, beta: number, gamma = 0, out?: Tensor): Tensor {
+  if (b.size !== a.size) throw new Error(`addScaledRaw: ${a.label()} and ${b.label()} differ in size`);
   const z = out ?? Tensor.empty(a.shape);
-  const cost = { flops: 3 * a.size, bytes: 12 * a.size };
-  if (a.size % 4 === 0 && b.size % 4 === 0) {
-    stream.dispatch('add_scaled_v4', {}, { n4: a.size / 4, nb4: b.size / 4, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size / 4), cost);
-  } else {
-    stream.dispatch('add_scaled', {}, { n: a.size, nb: b.size, alpha, beta, gamma }, [a.binding, b.binding, z.binding], elemGrid(a.size), cost);
-  }
+  addScaledFamily.run(a.size, { params: { alpha, beta, gamma }, bind: { a, b, z }, flops: 3, bytes: 12 });
   return z;
 }
 
 /** dx = dy where y > 0 (y: the ReLU's output). Raw launch, no tape. */
 export function reluBwdRaw(y: Tensor, dy: Tensor, dx: Tensor): void {
-  const cost = { bytes: 12 * y.size };
-  if (y.size % 4 === 0) stream.dispatch('relu_bwd_v4', {}, { n4: y.size / 4 }, [y.binding, dy.binding, dx.binding], elemGrid(y.size / 4), cost);
-  else stream.dispatch('relu_bwd', {}, { n: y.size }, [y.binding, dy.binding, dx.binding], elemGrid(y.size), cost);
+  reluBwdFamily.run(y.size, { params: {}, bind: { y, dy, dx }, bytes: 12 });
 }
 
 function scaledCopy(x: Tensor, alpha: number): Tensor {
@@ -65,7 +63,7 @@ export function scale(x: Tensor, alpha: number): Tensor {
 
 function mulRaw(a: Tensor, b: Tensor): Tensor {
   const z = Tensor.empty(a.shape);
-  stream.dispatch('mul', {}, { n: a.size }, [a.binding, b.binding, z.binding], elemGrid(a.size), { flops: a.size, bytes: 12 * a.size });
+  mulFamily.run(a.size, { params: {}, bind: { a, b, z }, flops: 1, bytes: 12 });
   return z;
 }
 
@@ -82,8 +80,7 @@ export function relu(x: Tensor): Tensor {
   checkArgCount('relu', arguments, 1);
   checkTensor('relu', 'x', x); checkF32('relu', 'x', x);
   const y = Tensor.empty(x.shape);
-  if (x.size % 4 === 0) stream.dispatch('relu_fwd_v4', {}, { n4: x.size / 4 }, [x.binding, y.binding], elemGrid(x.size / 4), { bytes: 8 * x.size });
-  else stream.dispatch('relu_fwd', {}, { n: x.size }, [x.binding, y.binding], elemGrid(x.size), { bytes: 8 * x.size });
+  reluFwdFamily.run(x.size, { params: {}, bind: { x, y }, bytes: 8 });
   record('relu', [x], y, [y], (dy, [sy]) => {
     const dx = Tensor.empty(x.shape);
     reluBwdRaw(sy!, dy, dx);

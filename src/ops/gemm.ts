@@ -1,10 +1,9 @@
-// GEMM launcher and the ops built on it: matmul and linear (x W^T + b), with every transpose case their
-// backward needs. The variant is chosen by shape and adapter: vec4 loads when everything is 4-aligned.
+// GEMM family and the ops built on it: matmul and linear (x W^T + b), with every transpose case their backward
+// needs. The variant is data (gemmFamily): chosen by adapter, shape and the tuning table.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { gpuContext } from '../gpu/device.js';
-import { tuned } from '../gpu/tuning.js';
+import { stream, workgroupSize, type Grid, type Overrides } from '../gpu/stream.js';
+import { Family, type Variant, type AdapterCaps } from '../gpu/variants.js';
 import { checkTensor, checkF32, checkRank, opError, dummyTensor } from './util.js';
 import { sum } from './reduce.js';
 import { noGrad } from '../autograd/scope.js';
@@ -18,17 +17,16 @@ export interface GemmArgs {
   /** Batched: element strides between consecutive matrices (0 broadcasts). */
   batch?: number; strideA?: number; strideB?: number; strideC?: number;
   bias?: Tensor | null;
-  accumulate?: boolean;
 }
 
+/** The geometry every GEMM variant is chosen by. */
+export interface GemmGeom {
+  m: number; n: number; k: number; transA: boolean; transB: boolean;
+  lda: number; ldb: number; ldc: number; batch: number; sA: number; sB: number; sC: number; bias: boolean;
+}
+export interface GemmTensors { a: Tensor; b: Tensor; c: Tensor; bias: Tensor | null }
 
 const MAX_GRID = 65535;
-
-let forced: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' | null = null;
-/** Tests and benches: run every GEMM on one variant (null restores the shape-based choice). */
-export function setGemmVariant(v: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' | null): void {
-  forced = v;
-}
 
 /** Fold `tiles` row tiles over y and z (z also carries the batch). */
 export function foldRows(tiles: number, batch: number): { ygrid: number; zfold: number } {
@@ -38,35 +36,69 @@ export function foldRows(tiles: number, batch: number): { ygrid: number; zfold: 
   return { ygrid, zfold };
 }
 
-/** C[b] (= or +=) op(A[b]) op(B[b]) (+ bias). No tape. */
-export function gemm(g: GemmArgs): void {
+const aligned4 = (g: GemmGeom) => g.k % 4 === 0 && g.n % 4 === 0 && (!g.transA || g.m % 4 === 0) && [g.lda, g.ldb, g.ldc, g.sA, g.sB, g.sC].every((v) => v % 4 === 0);
+
+/** Lane groups of the subgroup kernels: 8 where every subgroup has >= 8 lanes, else 4 (common/sg_share.wgsl). */
+export const laneGroup = (caps: AdapterCaps) => (caps.subgroupMinSize >= 8 ? 8 : 4);
+
+type GemmVariant = Variant<GemmGeom, GemmTensors>;
+
+/** The subgroup GEMM variants (16 rows x 4*WG columns per workgroup; see the kernel headers). */
+function sgVariant(name: string, kernel: 'gemm_sg_v4' | 'gemm_sg', fits: (g: GemmGeom) => true | string): GemmVariant {
+  const grid = (g: GemmGeom, ov: Overrides): Grid => {
+    const { ygrid, zfold } = foldRows(Math.ceil(g.m / 16), g.batch);
+    return [Math.ceil(g.n / (4 * workgroupSize(kernel, ov)[0])), ygrid, g.batch * zfold];
+  };
+  return {
+    name, kernels: [kernel], requires: { subgroupSize: { min: 4 } }, fits, grid,
+    overrides: (g, caps) => ({ TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, SG: laneGroup(caps) }),
+    run: (g, t, ov) => launch(kernel, g, t, ov, grid(g, ov)),
+  };
+}
+
+function launch(kernel: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled', g: GemmGeom, t: GemmTensors, ov: Overrides, grid: Grid): void {
+  stream.dispatch(kernel, {
+    params: { M: g.m, N: g.n, K: g.k, batch: g.batch, lda: g.lda, ldb: g.ldb, ldc: g.ldc, use_bias: g.bias ? 1 : 0, sA: g.sA, sB: g.sB, sC: g.sC, ygrid: grid[1], zfold: grid[2] / g.batch },
+    bind: { A: t.a, B: t.b, bias: t.bias ?? dummyTensor(), C: t.c }, grid, overrides: ov,
+    cost: { flops: 2 * g.m * g.n * g.k * g.batch, bytes: 4 * g.batch * (g.m * g.k + g.k * g.n + g.m * g.n) },
+  });
+}
+
+const tiledGrid = (g: GemmGeom, ov: Overrides): Grid => {
+  const [wx, wy] = workgroupSize('gemm_tiled', ov);
+  const { ygrid, zfold } = foldRows(Math.ceil(g.m / (4 * wy)), g.batch);
+  return [Math.ceil(g.n / (4 * wx)), ygrid, g.batch * zfold];
+};
+
+/**
+ * GEMM variants, fastest first where they fit: subgroup kernels with vec4 loads (4-aligned shapes), with scalar
+ * loads (any shape), and the register-tiled kernel that needs no subgroups (any adapter).
+ */
+export const gemmFamily = new Family<GemmGeom, GemmTensors>('gemm', [
+  sgVariant('sg_v4', 'gemm_sg_v4', (g) => aligned4(g) || 'K, N (and M with transA), leading dimensions and strides must be multiples of 4'),
+  sgVariant('sg', 'gemm_sg', () => true),
+  {
+    name: 'tiled', kernels: ['gemm_tiled'], fits: () => true, grid: tiledGrid,
+    overrides: (g) => ({ TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 }),
+    run: (g, t, ov) => launch('gemm_tiled', g, t, ov, tiledGrid(g, ov)),
+  },
+], (g) => `${g.batch > 1 ? `${g.batch} x ` : ''}${g.m}x${g.n}x${g.k}${g.transA ? ' A^T' : ''}${g.transB ? ' B^T' : ''}`);
+
+/** The geometry of a GEMM call with its defaults filled in. */
+export function gemmGeom(g: GemmArgs): GemmGeom {
   const { m, n, k } = g;
   const transA = g.transA ?? false, transB = g.transB ?? false;
-  const lda = g.lda ?? (transA ? m : k);
-  const ldb = g.ldb ?? (transB ? k : n);
-  const ldc = g.ldc ?? n;
-  const batch = g.batch ?? 1;
-  const sA = g.strideA ?? m * k, sB = g.strideB ?? k * n, sC = g.strideC ?? m * n;
-  if (m === 0 || n === 0) return;
-  const aligned = k % 4 === 0 && n % 4 === 0 && (!transA || m % 4 === 0) && [lda, ldb, ldc, sA, sB, sC].every((v) => v % 4 === 0);
-  const sub = gpuContext().features.has('subgroups');
-  let name: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' = sub ? (aligned ? 'gemm_sg_v4' : 'gemm_sg') : 'gemm_tiled';
-  if (forced) {
-    if (forced === 'gemm_sg_v4' && !aligned) throw new Error('gemm: gemm_sg_v4 forced on a shape that is not 4-aligned');
-    if (forced !== 'gemm_tiled' && !sub) throw new Error(`gemm: ${forced} needs the subgroups feature`);
-    name = forced;
-  }
-  const ov: Record<string, number> = { ...tuned(name), TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
-  // Columns per workgroup and rows per workgroup of each variant (see the kernel headers).
-  const cols = name === 'gemm_tiled' ? 4 * (ov.WGX ?? 8) : 4 * (ov.WG ?? 8);
-  const rows = name === 'gemm_tiled' ? 4 * (ov.WGY ?? 8) : 16;
-  const { ygrid, zfold } = foldRows(Math.ceil(m / rows), batch);
-  const bias = g.bias ?? null;
-  if (k === 0) throw new Error('gemm: K = 0');
-  stream.dispatch(name, ov, {
-    M: m, N: n, K: k, batch, lda, ldb, ldc, use_bias: bias ? 1 : 0, sA, sB, sC, accumulate: g.accumulate ? 1 : 0, ygrid, zfold,
-  }, [g.a.binding, g.b.binding, (bias ?? dummyTensor()).binding, g.c.binding], [Math.ceil(n / cols), ygrid, batch * zfold],
-  { flops: 2 * m * n * k * batch, bytes: 4 * batch * (m * k + k * n + m * n) });
+  return {
+    m, n, k, transA, transB, lda: g.lda ?? (transA ? m : k), ldb: g.ldb ?? (transB ? k : n), ldc: g.ldc ?? n,
+    batch: g.batch ?? 1, sA: g.strideA ?? m * k, sB: g.strideB ?? k * n, sC: g.strideC ?? m * n, bias: !!g.bias,
+  };
+}
+
+/** C[b] = op(A[b]) op(B[b]) (+ bias). No tape. */
+export function gemm(g: GemmArgs): void {
+  if (g.m === 0 || g.n === 0) return;
+  if (g.k === 0) throw new Error('gemm: K = 0');
+  gemmFamily.run(gemmGeom(g), { a: g.a, b: g.b, c: g.c, bias: g.bias ?? null });
 }
 
 /** [m, k] x [k, n] -> [m, n] */

@@ -5,7 +5,7 @@ export * from './pool.js';
 export * from './normalize.js';
 export * from './loss.js';
 export * from './batchnorm.js';
-export { addInPlace, fillInPlace, emaInPlace } from './accumulate.js';
+export { addInPlace, fillInPlace, emaInPlace, axpyFamily, fillFamily, emaFamily } from './accumulate.js';
 export * from './concat.js';
 export * from './gemm.js';
 export * from './conv2d.js';

@@ -2,8 +2,8 @@
 // cross-entropy has its own kernels for the max-shifted log-sum-exp.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkRank, checkSameShape, elemGrid, opError } from './util.js';
+import { stream, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkRank, checkSameShape, opError } from './util.js';
 import { sub, mul, affine } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { l2Normalize } from './normalize.js';
@@ -45,12 +45,12 @@ export function crossEntropyRows(logits: Tensor, labels: Tensor): Tensor {
   }
   const loss = Tensor.empty([rows]);
   const lse = Tensor.empty([rows]);
-  stream.dispatch('ce_fwd', {}, { rows, classes }, [logits.binding, labels.binding, loss.binding, lse.binding], elemGrid(rows, 64),
-    { flops: 4 * rows * classes, bytes: 4 * rows * classes });
+  stream.dispatch('ce_fwd', { params: { rows, classes }, bind: { logits, labels, loss, lse }, grid: gridFor('ce_fwd', rows), cost:
+    { flops: 4 * rows * classes, bytes: 4 * rows * classes } });
   record('crossEntropy', [logits, labels], loss, [logits, labels, lse], (dy, [sl, slab, slse]) => {
     const dl = Tensor.empty(logits.shape);
-    stream.dispatch('ce_bwd', {}, { rows, classes }, [sl!.binding, slab!.binding, slse!.binding, dy.binding, dl.binding], elemGrid(rows * classes),
-      { flops: 3 * rows * classes, bytes: 8 * rows * classes });
+    stream.dispatch('ce_bwd', { params: { rows, classes }, bind: { logits: sl!, labels: slab!, lse: slse!, dloss: dy, dlogits: dl }, grid: gridFor('ce_bwd', rows * classes), cost:
+      { flops: 3 * rows * classes, bytes: 8 * rows * classes } });
     return [dl, null];
   });
   lse.dispose();

@@ -1,7 +1,7 @@
 // L2 normalisation along the last axis of [rows, d] (torch.nn.functional.normalize, eps 1e-12).
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream, grid1d } from '../gpu/stream.js';
+import { stream, grid1d, gridFor } from '../gpu/stream.js';
 import { checkTensor, checkF32, checkRank } from './util.js';
 
 export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
@@ -9,10 +9,10 @@ export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   const [rows, d] = x.shape as [number, number];
   const y = Tensor.empty(x.shape);
   const nrm = Tensor.empty([rows]);
-  stream.dispatch('l2norm_fwd', {}, { rows, d, eps }, [x.binding, y.binding, nrm.binding], grid1d(rows), { flops: 3 * rows * d, bytes: 8 * rows * d });
+  stream.dispatch('l2norm_fwd', { params: { rows, d, eps }, bind: { x, y, nrm }, grid: grid1d(rows), cost: { flops: 3 * rows * d, bytes: 8 * rows * d } });
   record('l2Normalize', [x], y, [y, nrm], (dy, [sy, sn]) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch('l2norm_bwd', {}, { rows, d, eps }, [sy!.binding, sn!.binding, dy.binding, dx.binding], grid1d(rows), { flops: 4 * rows * d, bytes: 12 * rows * d });
+    stream.dispatch('l2norm_bwd', { params: { rows, d, eps }, bind: { y: sy!, nrm: sn!, dy, dx }, grid: grid1d(rows), cost: { flops: 4 * rows * d, bytes: 12 * rows * d } });
     return [dx];
   });
   nrm.dispose();

@@ -1,8 +1,8 @@
 // Pooling: global average pooling (the backbone's feature) and max pooling (the ResNet stem: 3x3 s2 p1).
 import { Tensor } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream } from '../gpu/stream.js';
-import { checkTensor, checkF32, checkRank, elemGrid, opError } from './util.js';
+import { stream, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, checkRank, opError } from './util.js';
 
 /** [n, c, h, w] -> [n, c] */
 export function globalAvgPool(x: Tensor): Tensor {
@@ -11,10 +11,10 @@ export function globalAvgPool(x: Tensor): Tensor {
   const nc = n * c, hw = h * w;
   if (hw === 0) throw opError('globalAvgPool', `empty spatial size in ${x.label()}`);
   const y = Tensor.empty([n, c]);
-  stream.dispatch('gap_fwd', {}, { nc, hw }, [x.binding, y.binding], elemGrid(nc, 64), { flops: nc * hw, bytes: 4 * (nc * hw + nc) });
+  stream.dispatch('gap_fwd', { params: { nc, hw }, bind: { x, y }, grid: gridFor('gap_fwd', nc), cost: { flops: nc * hw, bytes: 4 * (nc * hw + nc) } });
   record('globalAvgPool', [x], y, [], (dy) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch('gap_bwd', {}, { nc, hw }, [dy.binding, dx.binding], elemGrid(nc * hw), { bytes: 4 * (nc * hw + nc) });
+    stream.dispatch('gap_bwd', { params: { nc, hw }, bind: { dy, dx }, grid: gridFor('gap_bwd', nc * hw), cost: { bytes: 4 * (nc * hw + nc) } });
     return [dx];
   });
   return y;
@@ -40,10 +40,10 @@ export function maxPool2d(x: Tensor, opts: MaxPoolOptions = {}): Tensor {
   const params = { nc, h, w, ho, wo, kh, kw, sh, sw, ph, pw };
   const y = Tensor.empty([n, c, ho, wo]);
   const arg = Tensor.empty([n, c, ho, wo], 'i32');
-  stream.dispatch('maxpool_fwd', {}, params, [x.binding, y.binding, arg.binding], elemGrid(nc * ho * wo), { bytes: 4 * (nc * h * w + 2 * nc * ho * wo) });
+  stream.dispatch('maxpool_fwd', { params, bind: { x, y, arg }, grid: gridFor('maxpool_fwd', nc * ho * wo), cost: { bytes: 4 * (nc * h * w + 2 * nc * ho * wo) } });
   record('maxPool2d', [x], y, [arg], (dy, [sarg]) => {
     const dx = Tensor.empty(x.shape);
-    stream.dispatch('maxpool_bwd', {}, params, [dy.binding, sarg!.binding, dx.binding], elemGrid(nc * h * w), { bytes: 4 * (nc * h * w + 2 * nc * ho * wo) });
+    stream.dispatch('maxpool_bwd', { params, bind: { dy, arg: sarg!, dx }, grid: gridFor('maxpool_bwd', nc * h * w), cost: { bytes: 4 * (nc * h * w + 2 * nc * ho * wo) } });
     return [dx];
   });
   arg.dispose();

@@ -2,8 +2,8 @@
 // [outer, red, inner] view; the backward broadcasts back the same way.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
-import { stream, grid1d } from '../gpu/stream.js';
-import { checkTensor, checkF32, opError, elemGrid } from './util.js';
+import { stream, grid1d, gridFor } from '../gpu/stream.js';
+import { checkTensor, checkF32, opError } from './util.js';
 import { addScaledRaw } from './elementwise.js';
 
 function normAxes(op: string, shape: readonly number[], axes?: number | number[]): number[] {
@@ -36,8 +36,10 @@ function reduceRaw(x: Tensor, axes: number[], scale: number): Tensor {
     const outer = prod(shape, 0, a), red = prod(shape, a, b), inner = prod(shape, b, shape.length);
     const nshape = [...shape.slice(0, a), ...shape.slice(b)];
     const y = Tensor.empty(nshape);
-    stream.dispatch('reduce_sum', {}, { outer, red, inner, scale: 1 }, [cur.binding, y.binding], grid1d(outer * inner),
-      { flops: outer * red * inner, bytes: 4 * (outer * red * inner + outer * inner) });
+    stream.dispatch('reduce_sum', {
+      params: { outer, red, inner, scale: 1 }, bind: { x: cur, y }, grid: grid1d(outer * inner),
+      cost: { flops: outer * red * inner, bytes: 4 * (outer * red * inner + outer * inner) },
+    });
     if (cur !== x) cur.dispose();
     cur = y;
     shape = nshape;
@@ -63,8 +65,10 @@ function broadcastRaw(dy: Tensor, fullShape: readonly number[], axes: number[], 
     const nshape = [...shape.slice(0, before), ...fullShape.slice(a, b), ...shape.slice(before)];
     const y = Tensor.empty(nshape);
     const sc = cur === dy ? scale : 1;
-    stream.dispatch('broadcast_axes', {}, { outer, red, inner, scale: sc }, [cur.binding, y.binding], elemGrid(outer * red * inner),
-      { bytes: 4 * (outer * inner + outer * red * inner) });
+    stream.dispatch('broadcast_axes', {
+      params: { outer, red, inner, scale: sc }, bind: { x: cur, y }, grid: gridFor('broadcast_axes', outer * red * inner),
+      cost: { bytes: 4 * (outer * inner + outer * red * inner) },
+    });
     if (cur !== dy) cur.dispose();
     cur = y;
     shape = nshape;

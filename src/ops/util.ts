@@ -1,7 +1,10 @@
-// Shared helpers for op files: shape checks with messages that name the op, and 1-D launch grids.
+// Shared helpers for op files: shape checks with messages that name the op, and the one-variant family of the
+// elementwise kernels.
 import { Tensor, fmtShape } from '../autograd/tensor.js';
-import { grid1d } from '../gpu/stream.js';
+import { stream, gridFor, type DispatchArgs } from '../gpu/stream.js';
 import { onDestroy } from '../gpu/device.js';
+import { Family } from '../gpu/variants.js';
+import type { KernelName } from '../gen/kernels.gen.js';
 
 export function opError(op: string, msg: string): Error {
   return new Error(`${op}: ${msg}`);
@@ -43,7 +46,30 @@ export function dummyTensor(): Tensor {
   return dummy;
 }
 
-/** grid for one element per invocation with workgroups of `wg` invocations. */
-export function elemGrid(n: number, wg = 256): [number, number, number] {
-  return grid1d(Math.ceil(n / wg));
+/** What an elementwise launch passes: its Params but n4, its bindings, and its cost per element. */
+export interface ElementwiseArgs<K extends KernelName> {
+  params: Omit<DispatchArgs<K>['params'], 'n4'>;
+  bind: DispatchArgs<K>['bind'];
+  /** FLOPs and bytes per element. */
+  flops?: number;
+  bytes?: number;
+}
+
+/**
+ * The family of an elementwise kernel (geometry: the element count n). Its one variant, `vec4`, runs one vec4 per
+ * invocation over ceil(n / 4) vec4s: the last one may reach past n into the buffer's padding, which pool sizes
+ * allow, so no scalar twin is needed for sizes that are not multiples of 4.
+ */
+export function elementwiseFamily<K extends KernelName>(kernel: K): Family<number, ElementwiseArgs<K>> {
+  return new Family<number, ElementwiseArgs<K>>(kernel, [{
+    name: 'vec4',
+    kernels: [kernel],
+    fits: (n) => (Number.isInteger(n) && n >= 0 ? true : `element count ${n} is not a non-negative integer`),
+    grid: (n, ov) => gridFor(kernel, Math.ceil(n / 4), ov),
+    run(n, a, ov) {
+      if (n === 0) return;
+      const params = { n4: Math.ceil(n / 4), ...a.params } as unknown as DispatchArgs<K>['params'];
+      stream.dispatch(kernel, { params, bind: a.bind, grid: this.grid(n, ov), overrides: ov, cost: { flops: (a.flops ?? 0) * n, bytes: (a.bytes ?? 0) * n } });
+    },
+  }], (n) => `${n} elements`);
 }

@@ -1,3 +1,3 @@
 export { SGD, decayGroups, type SgdOptions, type ParamGroup } from './sgd.js';
 export { cosineLr, stepLr, type CosineOptions } from './schedule.js';
-export { sgdStepRaw } from './sgd_kernel.js';
+export { sgdStepRaw, sgdFamily } from './sgd_kernel.js';

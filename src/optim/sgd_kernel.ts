@@ -3,8 +3,9 @@
 // lr and the other hyper-parameters go through the kernel's Params uniform, so an lr schedule never
 // recompiles a pipeline. Twin: ref/sgd.ts sgdStep.
 import { Tensor } from '../autograd/tensor.js';
-import { stream, grid1d } from '../gpu/stream.js';
-import { dummyTensor } from '../ops/util.js';
+import { dummyTensor, elementwiseFamily } from '../ops/util.js';
+
+export const sgdFamily = elementwiseFamily('sgd_step');
 
 export interface SgdStepOptions {
   lr: number;
@@ -54,9 +55,8 @@ export function sgdStepRaw(param: Tensor, grad: Tensor, momBuf: Tensor | null, o
   if (n === 0) return;
   // momentum 0: the kernel never touches binding 3, but WebGPU wants a distinct writable buffer there.
   const buf = momBuf && useBuf ? momBuf : dummyTensor();
-  const shared = { lr, momentum, dampening, weight_decay: weightDecay, nesterov: nesterov ? 1 : 0, first_step: firstStep ? 1 : 0 };
-  const cost = { flops: 6 * n, bytes: (useBuf ? 20 : 12) * n };
-  // vec4 variant when the size allows: a quarter of the gathers on lavapipe.
-  if (n % 4 === 0) stream.dispatch('sgd_step_v4', {}, { n4: n / 4, ...shared }, [grad.binding, param.binding, buf.binding], grid1d(Math.ceil(n / 1024)), cost);
-  else stream.dispatch('sgd_step', {}, { n, ...shared }, [grad.binding, param.binding, buf.binding], grid1d(Math.ceil(n / 256)), cost);
+  sgdFamily.run(n, {
+    params: { lr, momentum, dampening, weight_decay: weightDecay, nesterov: nesterov ? 1 : 0, first_step: firstStep ? 1 : 0 },
+    bind: { grad, param, buf }, flops: 6, bytes: useBuf ? 20 : 12,
+  });
 }

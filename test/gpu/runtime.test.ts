@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpuContext } from '../../src/gpu/device.js';
 import { pool, poolStats, sizeClass } from '../../src/gpu/pool.js';
-import { stream, grid1d, packParams } from '../../src/gpu/stream.js';
+import { stream, gridFor, workgroupSize, packParams } from '../../src/gpu/stream.js';
 import { kernels } from '../../src/gen/kernels.gen.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { tidy, noGrad } from '../../src/autograd/scope.js';
@@ -48,32 +48,52 @@ test('pool: size classes waste at most 25% and reuse released buffers', () => {
 test('Params are packed at the reflected offsets, and bad fields are named', () => {
   const spec = kernels.add_scaled;
   const view = new DataView(new ArrayBuffer(spec.params.size));
-  packParams(spec, { n: 7, nb: 3, alpha: 1.5, beta: -2, gamma: 0.25 }, view, 0);
-  assert.is(view.getUint32(spec.params.fields.n[0], true), 7);
+  packParams(spec, { n4: 7, alpha: 1.5, beta: -2, gamma: 0.25 }, view, 0);
+  assert.is(view.getUint32(spec.params.fields.n4[0], true), 7);
   assert.is(view.getFloat32(spec.params.fields.beta[0], true), -2);
-  assert.throws(() => packParams(spec, { n: 7, nb: 3, alpha: 1, beta: 1 }, view, 0), /add_scaled: Params.gamma not given/);
-  assert.throws(() => packParams(spec, { n: 7, nb: 3, alpha: 1, beta: 1, gamma: 0, oops: 1 }, view, 0), /add_scaled: Params has no field oops/);
-  assert.throws(() => packParams(spec, { n: -1, nb: 3, alpha: 1, beta: 1, gamma: 0 }, view, 0), /Params.n = -1 is not a u32/);
+  assert.throws(() => packParams(spec, { n4: 7, alpha: 1, beta: 1 }, view, 0), /add_scaled: Params.gamma not given/);
+  assert.throws(() => packParams(spec, { n4: 7, alpha: 1, beta: 1, gamma: 0, oops: 1 }, view, 0), /add_scaled: Params has no field oops/);
+  assert.throws(() => packParams(spec, { n4: -1, alpha: 1, beta: 1, gamma: 0 }, view, 0), /Params.n4 = -1 is not a u32/);
 });
 
-test('dispatch validates buffer count and grid size', () => {
+test('dispatch takes named bindings and validates names, grid size and overrides', () => {
   const t = Tensor.empty([4]);
-  assert.throws(() => stream.dispatch('relu_fwd', {}, { n: 4 }, [t.binding], [1, 1, 1]), /relu_fwd: expects 2 buffers \(x, y\), got 1/);
-  assert.throws(() => stream.dispatch('fill', {}, { n: 4, value: 0 }, [t.binding], [70000, 1, 1]), /grid .* out of range/);
-  assert.throws(() => stream.dispatch('fill', { NOPE: 3 }, { n: 4, value: 0 }, [t.binding], [1, 1, 1]), /fill: unknown override NOPE/);
+  // The bindings are typed from the reflected spec; these casts are what a caller outside TypeScript could pass.
+  assert.throws(() => stream.dispatch('relu_fwd', { params: { n4: 1 }, bind: { x: t } as never, grid: [1, 1, 1] }), /relu_fwd: binding y not given \(needs x, y\)/);
+  assert.throws(() => stream.dispatch('relu_fwd', { params: { n4: 1 }, bind: { x: t, y: t, z: t } as never, grid: [1, 1, 1] }), /relu_fwd: no binding named z \(has x, y\)/);
+  assert.throws(() => stream.dispatch('fill', { params: { n4: 1, value: 0 }, bind: { y: t }, grid: [70000, 1, 1] }), /grid .* out of range/);
+  assert.throws(() => stream.dispatch('fill', { params: { n4: 1, value: 0 }, bind: { y: t }, grid: [1, 1, 1], overrides: { NOPE: 3 } }), /fill: unknown override NOPE/);
   t.dispose();
+});
+
+test('workgroup sizes are read from the overrides in force', () => {
+  assert.equal(workgroupSize('fill'), [256, 1, 1]);
+  assert.equal(workgroupSize('fill', { WG: 64 }), [64, 1, 1]);
+  assert.equal(workgroupSize('gemm_tiled', { WGX: 4, WGY: 2 }), [4, 2, 1]);
+  assert.equal(workgroupSize('reduce_sum'), [64, 1, 1]);
+  assert.equal(gridFor('fill', 1000, { WG: 64 }), [16, 1, 1]);
 });
 
 test('1-D launches past 65535 workgroups fold into y and reach every element', async () => {
-  const n = 65535 * 256 + 300;
-  assert.equal(grid1d(Math.ceil(n / 256)), [65535, 2, 1]);
+  // fill with 64-invocation workgroups over 4.2M vec4s: 65537 workgroups, folded into [65535, 2, 1].
+  const n4 = 65535 * 64 + 100, n = 4 * n4;
+  const grid = gridFor('fill', n4, { WG: 64 });
+  assert.equal(grid, [65535, 2, 1]);
   const t = Tensor.empty([n]);
-  ops.fillInPlace(t, 2.5);
+  stream.dispatch('fill', { params: { n4, value: 2.5 }, bind: { y: t }, grid, overrides: { WG: 64 } });
   const h = await t.read();
-  assert.is(h[0], 2.5);
-  assert.is(h[n - 1], 2.5);
-  assert.is(h[65535 * 256], 2.5);
+  for (const i of [0, n - 1, 65535 * 64 * 4, 65535 * 64 * 4 + 3, n - 5]) assert.is(h[i], 2.5, `element ${i}`);
   t.dispose();
+});
+
+test('elementwise kernels take sizes that are not multiples of 4 (the last vec4 runs into the padding)', async () => {
+  for (const n of [1, 2, 3, 5, 7, 1023]) {
+    const x = Tensor.fromArray(Float32Array.from({ length: n }, (_, i) => i - n / 2), [n]);
+    const y = ops.relu(x);
+    const h = await y.read();
+    for (let i = 0; i < n; i++) assert.is(h[i], Math.max(0, i - n / 2), `relu n=${n} element ${i}`);
+    x.dispose(); y.dispose();
+  }
 });
 
 test('new uninitialised tensors are NaN under test poisoning', async () => {

@@ -1,17 +1,27 @@
 // GPU test support: acquire the device (a missing adapter is a failure with install instructions, never a skip),
 // upload/download float64 data, and compare with tolerances written next to their reasons.
-import { initGpu, destroyGpu } from '../../src/gpu/device.js';
+import { initGpu, destroyGpu, gpuContext } from '../../src/gpu/device.js';
 import { stream } from '../../src/gpu/stream.js';
+import { variantCounts } from '../../src/gpu/variants.js';
 import { Tensor, setPoison } from '../../src/autograd/tensor.js';
 
-/** Acquire the device; every uninitialised tensor starts as NaN, so unwritten outputs fail comparisons. */
+/**
+ * Acquire the device (SIMREG_ADAPTER picks it; a missing one fails with what to install) and name it in the
+ * output; every uninitialised tensor starts as NaN, so unwritten outputs fail comparisons.
+ */
 export async function setupGpu(): Promise<void> {
   await initGpu();
+  const g = gpuContext();
+  console.log(`# adapter ${g.adapterName} (${g.info.device || g.info.description}; subgroups ${g.subgroupMinSize}-${g.subgroupMaxSize})`);
   setPoison(true);
 }
 
+/** Release the device and print every kernel variant that ran in this file (test/run.mjs sums them per adapter). */
 export async function teardownGpu(): Promise<void> {
   await stream.sync();
+  // uvu's progress dots share a line with the first output: start on a fresh one.
+  console.log('');
+  for (const [v, n] of Object.entries(variantCounts()).sort()) console.log(`# variant ${v} ran ${n}`);
   destroyGpu();
 }
 
