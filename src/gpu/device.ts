@@ -52,8 +52,8 @@ function swiftshaderIcd(): string | null {
 /**
  * Make the software adapters' drivers visible to the Vulkan loader (before Dawn creates an instance): the
  * SwiftShader manifest is added to VK_ADD_DRIVER_FILES unless the user chose drivers with VK_ICD_FILENAMES or
- * VK_DRIVER_FILES. Only done when asked for (SIMREG_ADAPTER=swiftshader, or when listing adapters), so a plain
- * run keeps Dawn's own choice.
+ * VK_DRIVER_FILES. Only done when an adapter is named (SIMREG_ADAPTER) or listed, so a plain run keeps Dawn's
+ * own choice.
  */
 export function exposeSoftwareAdapters(): void {
   if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return;
@@ -68,7 +68,8 @@ function adapterChoice(): { toggle: string | null; asked: string | null } {
   const asked = (process.env.SIMREG_ADAPTER ?? '').trim();
   if (!asked) return { toggle: null, asked: null };
   const known = KNOWN_ADAPTERS[asked.toLowerCase()];
-  if (asked.toLowerCase() === 'swiftshader') exposeSoftwareAdapters();
+  // A named choice can reach SwiftShader too (and a wrong name then lists it among the adapters found).
+  exposeSoftwareAdapters();
   return { toggle: `adapter=${known ? known.dawnName : asked}`, asked };
 }
 

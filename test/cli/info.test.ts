@@ -18,6 +18,29 @@ test('simreg info prints the adapter and exits 0, five times in a row', () => {
   }
 });
 
+test('simreg info lists lavapipe and SwiftShader and the variant tables; SIMREG_ADAPTER picks either', () => {
+  for (const [asked, subgroups] of [['lavapipe', '8-8'], ['swiftshader', '4-4']] as const) {
+    const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, SIMREG_ADAPTER: asked } });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\s+\*? ?lavapipe\s+llvmpipe/m);
+    assert.match(r.stdout, /^\s+\*? ?swiftshader\s+SwiftShader/m);
+    assert.match(r.stdout, new RegExp(`^  \\* ${asked}\\b`, 'm'), `${asked} marked in use:\n${r.stdout}`);
+    assert.match(r.stdout, new RegExp(`subgroup sizes ${subgroups}`));
+    assert.match(r.stdout, /^\s+gemm\s+sg_v4, sg, tiled$/m);
+    assert.match(r.stdout, /^\s+conv2d\.bwd_data\s+gemm1x1, gemm1x1_scatter, igemm_phases, igemm, igemm_dilated, direct$/m);
+  }
+  // Without SIMREG_ADAPTER the choice is Dawn's own, whatever the listing exposed: lavapipe here.
+  const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8' });
+  assert.match(r.stdout, /^  \* lavapipe\b/m, r.stdout);
+});
+
+test('SIMREG_ADAPTER naming no adapter exits 1, listing the adapters found', () => {
+  const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, SIMREG_ADAPTER: 'no-such-gpu' } });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /SIMREG_ADAPTER=no-such-gpu: no such adapter here; found: .*lavapipe \(llvmpipe/);
+  assert.match(r.stderr, /swiftshader \(SwiftShader Device/);
+});
+
 test('unknown command exits 2 and prints usage', () => {
   const r = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
   assert.is(r.status, 2);
