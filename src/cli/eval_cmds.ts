@@ -8,12 +8,14 @@ import { linearProbe } from '../eval/probe.js';
 import { loadCheckpoint, exportWeights } from '../io/checkpoint.js';
 import type { StateDict } from '../io/state_dict.js';
 import { openData, subset, type DataInfo } from '../train/data.js';
-import { loadTeacher, describeSpec, MODEL_META_KEY, type ModelSpec } from '../distill/models.js';
+import { loadTeacher, describeSpec, describeLoad, MODEL_META_KEY, type ModelSpec } from '../distill/models.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
-import { teacherSpecs } from './train_cmds.js';
+import { teacherSpecs, teacherLoadOptions } from './train_cmds.js';
 
 export const EVAL_OPTS: OptSpec[] = [
-  { name: 'weights', type: 'list', help: 'weight file(s) to evaluate (simreg exports name their architecture; others need --teacher-arch)' },
+  { name: 'weights', type: 'list', help: 'weight file(s) to evaluate: safetensors or torch.save (.pth, .pth.tar, .pt); simreg exports name their architecture, others need --teacher-arch' },
+  { name: 'teacher-key', type: 'list', help: 'for each torch.save file, the dict holding its weights (default: found)' },
+  { name: 'teacher-strip', type: 'list', help: 'for each file, the prefix to strip from its names (default: found)' },
   { name: 'teacher-arch', type: 'list', help: 'architecture of each weight file that does not name its own' },
   { name: 'teacher-small-stem', type: 'bool', default: false, help: 'files given by --teacher-arch use the small-image stem' },
   { name: 'teacher-width', type: 'number', default: 1, help: 'width multiplier of files given by --teacher-arch' },
@@ -85,11 +87,13 @@ export async function runEval(o: Parsed): Promise<EvalRow[]> {
   const s = await evalSetup(String(o.data), { size: o.size as number | undefined, knnTrain: o['knn-train'] as number | undefined, knnTest: o['knn-test'] as number | undefined });
   console.log(`evaluating on ${s.data.name}: ${s.train.length} training images as the k-NN memory, ${s.test.length} test images, ${s.size}x${s.size}`);
   const specs = teacherSpecs({ ...o, teacher: files } as Parsed, s.data.channels);
+  const loadOpts = teacherLoadOptions(o, files, 'weights');
   const opts = { ks, weighted: Boolean(o.weighted), probe: Boolean(o.probe), probeEpochs: Number(o['probe-epochs']), batch: Number(o.batch) };
   const rows: EvalRow[] = [];
   if (o.raw) rows.push(await evaluateOne('raw pixels', 'raw', s, opts));
   for (let i = 0; i < files.length; i++) {
-    const t = await loadTeacher(files[i]!, specs[i]);
+    const t = await loadTeacher(files[i]!, specs[i], loadOpts[i]);
+    console.log(`weights ${describeLoad(t)}`);
     if ((t.spec.inChannels ?? 3) !== s.data.channels) throw new UsageError(`${files[i]} takes ${t.spec.inChannels ?? 3}-channel images but ${s.data.name} has ${s.data.channels}`);
     rows.push(await evaluateOne(`${files[i]} (${describeSpec(t.spec)})`, t.encoder.backbone, s, { ...opts, params: t.encoder.backbone.numParameters() }));
     t.encoder.dispose();

@@ -14,6 +14,7 @@ import { parseArgs, helpText, UsageError, type OptSpec } from './options.js';
 import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } from './train_cmds.js';
 import { EVAL_OPTS, runEval, EXPORT_OPTS, runExport } from './eval_cmds.js';
 import { DEMO_OPTS, runDemo } from './demo.js';
+import { INSPECT_OPTS, CONVERT_OPTS, runInspect, runConvert } from './weights_cmds.js';
 
 const USAGE = `usage: simreg <command> [options]     (simreg <command> --help for its options)
 
@@ -22,11 +23,25 @@ commands:
   distill   distil one or more frozen teachers into a student (SimReg) or with DisCo
   eval      k-NN (k = 1, 20) and linear-probe top-1 of weight files (and raw pixels)
   export    write the student backbone of a checkpoint as a safetensors weight file
+  inspect   FILE: the tensors (name, dtype, shape) and the layout of a weight file (safetensors or .pth)
+  convert   IN OUT.safetensors: a PyTorch checkpoint (.pth, .pth.tar, .pt) as torchvision-named safetensors
   demo      the npm start job: distil the shipped Fashion-MNIST teacher and compare by k-NN
   bench     run a benchmark: resnet18 | kernels | data | knn | ablation (arguments pass through)
   info      list the WebGPU adapters found, and the one in use: limits, features, kernels, variant tables
   help      this text`;
 
+
+/** Commands that take file arguments before their options. */
+const FILE_COMMANDS: Record<string, { summary: string; args: string; opts: OptSpec[]; run: (args: string[], o: ReturnType<typeof parseArgs>) => Promise<number> }> = {
+  inspect: {
+    summary: 'List the tensors of a weight file (safetensors, or a torch.save checkpoint in either format) with dtypes and shapes, where in the file they are, and the detected layout (MoCo, SwAV, DINO, torchvision, ...). Nothing in the file is run: pickles go through an allow-list.',
+    args: 'FILE', opts: INSPECT_OPTS, run: runInspect,
+  },
+  convert: {
+    summary: 'Write the weights of a checkpoint as safetensors with torchvision names: the state dict and the prefix around the backbone are found (or given). With --arch they are checked against the model and the architecture is recorded, so the file works as --teacher alone.',
+    args: 'IN OUT.safetensors', opts: CONVERT_OPTS, run: runConvert,
+  },
+};
 
 const COMMANDS: Record<string, { summary: string; opts: OptSpec[]; run: (o: ReturnType<typeof parseArgs>) => Promise<number> }> = {
   pretrain: {
@@ -101,6 +116,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'info') { await info(); return 0; }
   if (cmd === 'bench') return bench(argv.slice(1));
   if (cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return 0; }
+  const fc = FILE_COMMANDS[cmd];
+  if (fc) {
+    if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(`${cmd} ${fc.args}`, fc.summary, fc.opts)); return 0; }
+    const rest = argv.slice(1);
+    const firstOpt = rest.findIndex((a) => a.startsWith('--'));
+    const args = firstOpt < 0 ? rest : rest.slice(0, firstOpt);
+    return fc.run(args, parseArgs(cmd, firstOpt < 0 ? [] : rest.slice(firstOpt), fc.opts));
+  }
   const c = COMMANDS[cmd];
   if (!c) { console.error(`simreg: unknown command '${cmd}'\n\n${USAGE}`); return 2; }
   if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(cmd, c.summary, c.opts)); return 0; }

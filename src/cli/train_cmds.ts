@@ -7,7 +7,7 @@ import { train, type TrainConfig, type TrainResult } from '../train/trainer.js';
 import { openData, subset, type DataInfo } from '../train/data.js';
 import { MocoMethod } from '../distill/moco.js';
 import { SimRegMethod } from '../distill/simreg.js';
-import { loadTeacher, saveEncoder, describeSpec, Encoder, type ModelSpec, type LoadedTeacher } from '../distill/models.js';
+import { loadTeacher, saveEncoder, describeSpec, describeLoad, Encoder, type ModelSpec, type LoadedTeacher, type TeacherOptions } from '../distill/models.js';
 import { cachedTeacherFeatures } from '../distill/cache.js';
 import { exportWeights } from '../io/checkpoint.js';
 import { MODEL_META_KEY } from '../distill/models.js';
@@ -154,7 +154,9 @@ export async function runPretrain(o: Parsed): Promise<{ result: TrainResult; exp
 
 export const DISTILL_OPTS: OptSpec[] = [
   { name: 'method', type: 'string', default: 'simreg', choices: ['simreg', 'disco'], help: 'SimReg (feature regression) or DisCo (MoCo-v2 + embedding consistency)' },
-  { name: 'teacher', type: 'list', help: 'teacher weight file(s), safetensors; repeat or comma-separate for several teachers (SimReg)' },
+  { name: 'teacher', type: 'list', help: 'teacher weight file(s): safetensors or torch.save (.pth, .pth.tar, .pt); repeat or comma-separate for several teachers (SimReg)' },
+  { name: 'teacher-key', type: 'list', help: 'for each torch.save teacher, the dict holding its weights (default: found; e.g. state_dict, teacher)' },
+  { name: 'teacher-strip', type: 'list', help: 'for each teacher, the prefix to strip from its names (default: found; e.g. module.encoder_q.)' },
   { name: 'teacher-arch', type: 'list', help: 'architecture of each teacher file that does not name its own (e.g. resnet50)' },
   { name: 'teacher-small-stem', type: 'bool', default: false, help: 'teachers given by --teacher-arch use the small-image stem' },
   { name: 'teacher-width', type: 'number', default: 1, help: 'width multiplier of teachers given by --teacher-arch' },
@@ -165,6 +167,15 @@ export const DISTILL_OPTS: OptSpec[] = [
   { name: 'cache-dir', type: 'string', help: 'where cached teacher features go (default <out>/teacher-cache)' },
   { name: 'consistency-weight', type: 'number', default: 32, help: 'DisCo consistency weight per per-sample mean term' },
 ];
+
+/** --teacher-key / --teacher-strip, one per teacher file (missing or empty ones: found automatically). */
+export function teacherLoadOptions(o: Parsed, files: string[], role: string): TeacherOptions[] {
+  const keys = (o['teacher-key'] as string[] | undefined) ?? [];
+  const strips = (o['teacher-strip'] as string[] | undefined) ?? [];
+  if (keys.length > files.length) throw new UsageError(`${keys.length} --teacher-key values for ${files.length} files`);
+  if (strips.length > files.length) throw new UsageError(`${strips.length} --teacher-strip values for ${files.length} files`);
+  return files.map((_, i) => ({ role, key: keys[i] || undefined, strip: strips[i] === undefined ? undefined : strips[i] }));
+}
 
 export function teacherSpecs(o: Parsed, channels: number): (ModelSpec | undefined)[] {
   const files = (o.teacher as string[] | undefined) ?? [];
@@ -177,15 +188,17 @@ export async function runDistill(o: Parsed): Promise<{ result: TrainResult; expo
   const method = String(o.method);
   applyPreset(o, PRESET_DEFAULTS[method]!, String(o.preset));
   const files = (o.teacher as string[] | undefined) ?? [];
-  if (!files.length) throw new UsageError('simreg distill: --teacher FILE is required (a safetensors backbone; simreg pretrain makes one)');
+  if (!files.length) throw new UsageError('simreg distill: --teacher FILE is required (safetensors or a torch.save checkpoint; simreg pretrain makes one)');
   for (const f of files) if (!existsSync(f)) throw new UsageError(`teacher file ${f} does not exist`);
   if (method === 'disco' && files.length > 1) throw new UsageError('DisCo takes one teacher');
   const p = await prepare(o, method);
   const spec = modelSpec(o, p.data, p.size);
   const specs = teacherSpecs(o, p.data.channels);
+  const loadOpts = teacherLoadOptions(o, files, 'teacher');
   const teachers: LoadedTeacher[] = [];
   for (let i = 0; i < files.length; i++) {
-    const t = await loadTeacher(files[i]!, specs[i]);
+    const t = await loadTeacher(files[i]!, specs[i], loadOpts[i]);
+    console.log(`teacher ${describeLoad(t)}`);
     if ((t.spec.inChannels ?? 3) !== p.data.channels) throw new UsageError(`teacher ${files[i]} takes ${t.spec.inChannels ?? 3}-channel images but ${p.data.name} has ${p.data.channels}`);
     teachers.push(t);
   }

@@ -7,13 +7,13 @@ export {
   f16ToF32Bits, f32BitsToF16, bf16ToF32Bits, f32BitsToBf16, f32Bits, f32FromBits,
 } from './half.js';
 export {
-  readSafetensors, readSafetensorsHeader, writeSafetensors, tempPathFor, shapeNumel,
+  readSafetensors, readSafetensorsHeader, openSafetensors, writeSafetensors, tempPathFor, shapeNumel,
   SafetensorsError, DTYPE_SIZES, MAX_HEADER_BYTES,
   type HeaderEntry, type SafetensorsHeader, type LoadedTensor, type SafetensorsFile, type ReadOptions,
-  type WriteTensor, type WriteInput, type WriteDtype,
+  type WriteTensor, type WriteInput, type WriteDtype, type SafetensorsReader,
 } from './safetensors.js';
 export {
-  remapKeys, remapName, matchStateDict, matchesPattern, loadForModel, StateDictError,
+  remapKeys, remapName, matchStateDict, matchesPattern, loadForModel, StateDictError, isCounterKey,
   type StateEntry, type StateDict, type ExpectedEntry, type KeyPattern, type RemapOptions, type MatchOptions,
   type MatchResult, type LoadOptions,
 } from './state_dict.js';
@@ -21,3 +21,9 @@ export {
   saveCheckpoint, loadCheckpoint, exportWeights, CHECKPOINT_FORMAT,
   type Checkpoint, type ExportOptions,
 } from './checkpoint.js';
+export {
+  openWeightFile, readForModel, findPrefix, guessPrefix, describeLayout, closest, WeightFileError,
+  type WeightFile, type WeightTensor, type OpenOptions, type LoadRules, type LoadReport, type Layout,
+} from './weights_file.js';
+export { openTorchFile, sniffTorchFile, TorchTensor, TorchFileError, FLOAT_DTYPES, type TorchFile, type StorageRef } from './torch_file.js';
+export { unpickle, PickleError, PyObject, type UnpickleOptions } from './pickle.js';

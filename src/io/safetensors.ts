@@ -289,6 +289,34 @@ export async function readSafetensors(file: string, opts: ReadOptions = {}): Pro
   }
 }
 
+/** An open safetensors file: its header, and one positioned read per tensor asked for. */
+export interface SafetensorsReader {
+  header: SafetensorsHeader;
+  read(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function openSafetensors(file: string): Promise<SafetensorsReader> {
+  const fh = await openForRead(file);
+  try {
+    const h = await readHeaderFrom(fh, file);
+    for (const e of h.entries) checkRange(file, h, e);
+    const byName = new Map(h.entries.map((e) => [e.name, e]));
+    return {
+      header: h,
+      read: async (name) => {
+        const e = byName.get(name);
+        if (!e) throw new SafetensorsError(file, `no tensor ${q(name)}`);
+        return readTensor(fh, file, h, e);
+      },
+      close: () => fh.close(),
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
 /** The temp path writeSafetensors uses for `file`: same directory, never equal to `file`. */
 export function tempPathFor(file: string): string {
   return join(dirname(file), `${basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);

@@ -5,7 +5,7 @@
 // key itself or any key below it as a module path ("fc" matches "fc.weight" and "fc.0.bias",
 // not "fc2.weight").
 
-import { readSafetensorsHeader, readSafetensors, shapeNumel, SafetensorsError, type HeaderEntry } from './safetensors.js';
+import { shapeNumel } from './safetensors.js';
 
 export interface StateEntry {
   shape: number[];
@@ -118,13 +118,16 @@ interface GivenInfo {
   length?: number;
 }
 
+/** BatchNorm's step counter: PyTorch's strict load accepts it missing, and as shape [] or [1] alike. */
+export const isCounterKey = (k: string) => /(^|\.)num_batches_tracked$/.test(k);
+
 function matchCore(expected: ReadonlyMap<string, ExpectedEntry>, given: ReadonlyMap<string, GivenInfo>, opts: MatchOptions): MatchResult {
   const strict = opts.strict ?? true;
   const missing: string[] = [];
   const allowedMissing: string[] = [];
   for (const k of expected.keys()) {
     if (given.has(k)) continue;
-    if (matchesAny(k, opts.allowMissing)) allowedMissing.push(k);
+    if (isCounterKey(k) || matchesAny(k, opts.allowMissing)) allowedMissing.push(k);
     else missing.push(k);
   }
   if (missing.length) throw new StateDictError(`missing ${missing.length} key(s) the model expects: ${listSome(missing.map(q))}`);
@@ -138,13 +141,18 @@ function matchCore(expected: ReadonlyMap<string, ExpectedEntry>, given: Readonly
     if (!g) continue;
     const from = g.source && g.source !== k ? ` (checkpoint key ${q(g.source)})` : '';
     const same = g.shape.length === exp.shape.length && g.shape.every((d, i) => d === exp.shape[i]);
-    if (!same) throw new StateDictError(`key ${q(k)}${from}: checkpoint has shape ${fmtShape(g.shape)}, model expects ${fmtShape(exp.shape)}`);
+    const counterOk = isCounterKey(k) && shapeNumel(g.shape) === 1 && shapeNumel(exp.shape) === 1;
+    if (!same && !counterOk) throw new StateDictError(`key ${q(k)}${from}: checkpoint has shape ${fmtShape(g.shape)}, model expects ${fmtShape(exp.shape)}`);
     if (g.length !== undefined && g.length !== shapeNumel(g.shape)) {
       throw new StateDictError(`key ${q(k)}${from}: shape ${fmtShape(g.shape)} has ${shapeNumel(g.shape)} elements but data has ${g.length}`);
     }
     if (exp.dtypes && g.dtype !== undefined && !exp.dtypes.includes(g.dtype)) {
       throw new StateDictError(`key ${q(k)}${from}: checkpoint dtype ${g.dtype}, model accepts ${exp.dtypes.join(' or ')}`);
     }
+    if (!isCounterKey(k) && g.dtype !== undefined && !['F32', 'F16', 'BF16', 'F64'].includes(g.dtype)) {
+      throw new StateDictError(`key ${q(k)}${from}: dtype ${g.dtype}, a floating-point parameter needs F32, F16, BF16 or F64`);
+    }
+
   }
   return { ok: true, missing: allowedMissing, unexpected: strict ? [] : unexpected };
 }
@@ -163,41 +171,23 @@ export function matchStateDict(expected: ReadonlyMap<string, ExpectedEntry>, giv
 export type LoadOptions = RemapOptions & MatchOptions;
 
 /**
- * Read a safetensors checkpoint for a model: remap its keys, check keys/shapes/dtypes against
- * `expected` from the header alone, then read only the tensors the model takes. Returns them
- * under the model's names, in `expected`'s order. Every error message starts with the path.
+ * Read a weight file (safetensors or torch.save) for a model: remap its keys, check keys, shapes and dtypes
+ * against `expected` before reading, then read only the tensors the model takes. Returns them under the model's
+ * names, in `expected`'s order. Every error message starts with the path. (The general entry point, with
+ * prefix detection and a report, is readForModel in weights_file.ts; this keeps the RemapOptions form.)
  */
 export async function loadForModel(file: string, expected: ReadonlyMap<string, ExpectedEntry>, opts: LoadOptions = {}): Promise<StateDict> {
-  const header = await readSafetensorsHeader(file);
-  const byName = new Map<string, HeaderEntry>(header.entries.map((e) => [e.name, e]));
-  let table: Map<string, string>;
+  const { openWeightFile, readForModel } = await import('./weights_file.js');
+  const f = await openWeightFile(file);
   try {
-    table = remapTable(byName.keys(), opts);
-    const info = new Map<string, GivenInfo>();
-    for (const [k, orig] of table) {
-      const e = byName.get(orig)!;
-      info.set(k, { shape: e.shape, dtype: e.dtype, source: orig });
-    }
-    matchCore(expected, info, opts);
+    // RemapOptions: each name loses the first listed prefix it starts with; ignored names are dropped.
+    remapTable(f.tensors.keys(), opts); // two names landing on one key: an error before anything is read
+    const { sd } = await readForModel(f, expected, { map: (n) => remapName(n, { stripPrefixes: opts.stripPrefixes, ignore: opts.ignore }), rename: opts.rename, strict: opts.strict ?? true, allowMissing: opts.allowMissing });
+    return sd;
   } catch (err) {
-    if (err instanceof StateDictError) throw new StateDictError(`${file}: ${err.message}`);
+    if (err instanceof StateDictError && !err.message.startsWith(file)) throw new StateDictError(`${file}: ${err.message}`);
     throw err;
+  } finally {
+    await f.close();
   }
-  const take = new Set<string>();
-  for (const [k, orig] of table) if (expected.has(k)) take.add(orig);
-  let read;
-  try {
-    read = await readSafetensors(file, { only: (name) => take.has(name) });
-  } catch (err) {
-    if (err instanceof SafetensorsError) throw err; // already names the file
-    throw new StateDictError(`${file}: ${(err as Error).message}`);
-  }
-  const out: StateDict = new Map();
-  for (const k of expected.keys()) {
-    const orig = table.get(k);
-    if (orig === undefined) continue; // allowed missing
-    const t = read.tensors.get(orig)!;
-    out.set(k, { shape: t.shape, data: t.data, dtype: t.dtype });
-  }
-  return out;
 }

@@ -6,4 +6,4 @@ export { EfficientNetB0, type EfficientNetOptions } from './efficientnet.js';
 export { MLPHead, simregHead, projectionHead, type HeadLayer, type SimRegHeadKind } from './heads.js';
 export { createModel, ARCHITECTURES, type Architecture, type Backbone, type ModelOptions } from './registry.js';
 export { InitRng } from './init.js';
-export { loadWeights, saveWeights, CHECKPOINT_PRESETS, type LoadWeightsOptions } from './weights.js';
+export { loadWeights, saveWeights, CHECKPOINT_PRESETS, WEIGHT_PRESETS, HEAD_PATTERNS, type LoadWeightsOptions } from './weights.js';

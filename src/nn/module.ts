@@ -1,10 +1,12 @@
 // Module: named parameters, buffers and children (torchvision's naming: "layer1.0.conv1.weight"),
 // train/eval, state dicts as host arrays, strict loading that checks everything before copying anything.
-import { Tensor, fmtShape } from '../autograd/tensor.js';
+import { Tensor } from '../autograd/tensor.js';
 import { stream } from '../gpu/stream.js';
+import { matchStateDict, StateDictError, type StateDict, type StateEntry } from '../io/state_dict.js';
 
-export interface HostTensor { shape: number[]; data: Float32Array }
-export type HostStateDict = Map<string, HostTensor>;
+/** Host copies of a module's state: the one state-dict type of the engine (io/state_dict.ts). */
+export type HostTensor = StateEntry;
+export type HostStateDict = StateDict;
 
 export abstract class Module {
   training = true;
@@ -111,26 +113,19 @@ export abstract class Module {
   }
 
   /**
-   * Copy a state dict in. Every key and shape is checked first; nothing is written unless all agree.
-   * `strict: false` allows keys missing from `sd` (they keep their values) and ignores unexpected ones.
+   * Copy a state dict in. Every key, shape and dtype is checked first (io/state_dict.ts matchStateDict, the one
+   * set of rules every loader uses); nothing is written unless all agree. `strict: false` allows keys missing
+   * from `sd` (they keep their values) and ignores unexpected ones. num_batches_tracked may be missing or
+   * [] / [1], as in PyTorch.
    */
   loadStateDict(sd: HostStateDict, opts: { strict?: boolean; source?: string } = {}): void {
     const strict = opts.strict ?? true;
-    const where = opts.source ? ` (${opts.source})` : '';
-    const expected = this.stateShapes();
-    const missing = [...expected.keys()].filter((k) => !sd.has(k));
-    const unexpected = [...sd.keys()].filter((k) => !expected.has(k));
-    if (strict && missing.length) throw new Error(`loadStateDict${where}: missing key${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
-    if (strict && unexpected.length) throw new Error(`loadStateDict${where}: unexpected key${unexpected.length > 1 ? 's' : ''} ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
-    for (const [k, shape] of expected) {
-      const e = sd.get(k);
-      if (!e) continue;
-      const n = shape.reduce((a, b) => a * b, 1);
-      const same = e.shape.length === shape.length && e.shape.every((d, i) => d === shape[i]);
-      // A scalar may arrive as [] or [1].
-      const scalarOk = shape.length === 0 && e.data.length === 1;
-      if (!same && !scalarOk) throw new Error(`loadStateDict${where}: key ${k}: checkpoint has shape ${fmtShape(e.shape)}, model expects ${fmtShape(shape)}`);
-      if (e.data.length !== n) throw new Error(`loadStateDict${where}: key ${k}: ${e.data.length} values for shape ${fmtShape(shape)}`);
+    const expected = new Map([...this.stateShapes()].map(([k, shape]) => [k, { shape }]));
+    try {
+      matchStateDict(expected, sd, { strict, allowMissing: strict ? [] : [/.*/] });
+    } catch (e) {
+      if (e instanceof StateDictError) throw new StateDictError(`loadStateDict${opts.source ? ` (${opts.source})` : ''}: ${e.message}`);
+      throw e;
     }
     const tensors = new Map([...this.namedParameters(), ...this.namedBuffers()]);
     for (const [k, t] of tensors) {

@@ -3,6 +3,7 @@
 import { Tensor } from '../autograd/tensor.js';
 import { sgdStepRaw } from './sgd_kernel.js';
 import { stream } from '../gpu/stream.js';
+import type { StateDict } from '../io/state_dict.js';
 
 export interface SgdOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
 export interface ParamGroup { params: Tensor[]; names?: string[]; lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; lrScale?: number }
@@ -65,8 +66,8 @@ export class SGD {
   }
 
   /** Momentum buffers by parameter name (host copies), for checkpoints. */
-  async stateDict(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  async stateDict(): Promise<StateDict> {
+    const out: StateDict = new Map();
     for (const g of this.groups) for (let i = 0; i < g.params.length; i++) {
       const p = g.params[i]!, b = this.buffers.get(p);
       if (b && this.started.has(p)) out.set(`momentum_buffer.${g.names[i]}`, { shape: [...b.shape], data: await b.read() });
@@ -74,7 +75,7 @@ export class SGD {
     return out;
   }
 
-  loadStateDict(sd: Map<string, { shape: number[]; data: Float32Array }>, stepCount: number): void {
+  loadStateDict(sd: StateDict, stepCount: number): void {
     const byName = new Map<string, Tensor>();
     for (const g of this.groups) g.params.forEach((p, i) => byName.set(g.names[i]!, p));
     for (const [k, v] of sd) {

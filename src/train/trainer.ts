@@ -106,7 +106,7 @@ async function collectState(method: Method): Promise<StateDict> {
 
 function restoreState(method: Method, sd: StateDict, file: string): void {
   for (const [prefix, m] of method.modules) {
-    const sub = new Map<string, { shape: number[]; data: Float32Array }>();
+    const sub: StateDict = new Map();
     for (const [k, v] of sd) if (k.startsWith(`${prefix}.`)) sub.set(k.slice(prefix.length + 1), v);
     m.loadStateDict(sub, { source: `${file} (${prefix})` });
   }

@@ -226,9 +226,14 @@ test('bad weight files are refused with the key named, and the model is untouche
   writeFileSync(junk, 'not a safetensors file at all');
   await rejects(() => loadWeights(m, junk), /junk\.safetensors/);
   await rejects(() => loadWeights(m, join(dir, 'nope.safetensors')), /nope\.safetensors/);
-  // MoCo-style prefixes load with the preset.
+  // MoCo-style prefixes: found by matching the names against the model (the queue lies outside and is not read),
+  // or given; a prefix that matches nothing is named.
   const moco = await write('moco.safetensors', (l) => { for (const e of l) e.name = `module.encoder_q.${e.name}`; l.push({ name: 'module.queue', shape: [4, 2], data: new Float32Array(8) }); });
-  await rejects(() => loadWeights(m, moco), /unexpected|missing/);
+  const report = await loadWeights(m, moco);
+  assert.is(report.strip, 'module.encoder_q.');
+  assert.match(report.layout, /MoCo v1\/v2/);
+  assert.is(report.outside, 1);
+  await rejects(() => loadWeights(m, moco, { strip: 'module.encoder_k.' }), /--strip "module\.encoder_k\.": no name starts with it/);
   await loadWeights(m, moco, { stripPrefixes: ['module.encoder_q.'], ignore: [/^module\.queue/] });
   const after = await m.stateDict();
   for (const [k, v] of before) assert.equal(Array.from(after.get(k)!.data), Array.from(v.data), `model changed at ${k}`);
