@@ -8,12 +8,31 @@ import { stream } from '../gpu/stream.js';
 
 export type BackwardFn = (dy: Tensor, saved: Tensor[], needs: boolean[]) => (Tensor | null)[];
 
+/**
+ * A recorded op. Its saved tensors live as long as some live tensor can still reach it through the graph: `refs`
+ * counts its output tensor while that is not disposed, plus every live node that takes the output as an input.
+ * When the count reaches zero (the output and everything downstream disposed without backward()), the saved
+ * tensors are freed at once and the inputs' nodes lose one reference: a graph that is recorded and dropped
+ * costs no memory after its last tensor goes, without waiting for the garbage collector.
+ */
 export class Node {
   saved: Tensor[] | null;
   readonly needs: boolean[];
+  private refs = 1;
   constructor(readonly op: string, readonly inputs: Tensor[], saved: Tensor[], readonly fn: BackwardFn) {
     this.saved = saved.map((t) => Tensor.alias(t));
     this.needs = inputs.map((t) => t.requiresGrad);
+    for (const t of inputs) t.node?.retain();
+  }
+  retain(): void {
+    if (this.refs > 0) this.refs++;
+  }
+  /** One holder gone (the output tensor disposed, or a downstream node freed). */
+  unref(): void {
+    if (this.refs <= 0) return;
+    if (--this.refs > 0) return;
+    this.release();
+    for (const t of this.inputs) t.node?.unref();
   }
   release(): void {
     if (this.saved) for (const t of this.saved) t.dispose();

@@ -135,7 +135,9 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     this.storage.release();
-    // The tape node stays: a disposed intermediate still routes gradients (its node saved what it needs).
+    // The tape node stays while nodes downstream can still reach it (a disposed intermediate still routes
+    // gradients); once nothing can, it frees what it saved (Node.unref).
+    this.node?.unref();
   }
 
   /** Drop the gradient (optimisers call this between steps). */

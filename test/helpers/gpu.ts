@@ -44,15 +44,18 @@ export function nanTensor(shape: number[]): Tensor {
 export interface CloseReport { ok: boolean; maxAbs: number; maxRel: number; worst: number; got: number; want: number; nanAt: number }
 
 /**
- * |got - want| <= atol + rtol*|want| elementwise; NaN anywhere in got (where want is finite) fails.
- * For float32 sums of K terms the error grows like sqrt(K)*2^-24*sum|terms|: callers pass rtol/atol from that.
+ * |got - want| <= atol + rtol*|want| elementwise. NaN must match NaN: a NaN on one side only fails, whichever
+ * side (a twin that says NaN where the GPU computed a number is as wrong as the reverse); infinities must match
+ * exactly. For float32 sums of K terms the error grows like sqrt(K)*2^-24*sum|terms|: callers pass rtol/atol
+ * from that.
  */
 export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): CloseReport {
   if (got.length !== want.length) throw new Error(`compare: length ${got.length} vs ${want.length}`);
   let maxAbs = 0, maxRel = 0, worst = -1, worstExcess = 0, nanAt = -1;
   for (let i = 0; i < got.length; i++) {
     const g = got[i]!, w = want[i]!;
-    if (Number.isNaN(g) && !Number.isNaN(w)) { if (nanAt < 0) nanAt = i; continue; }
+    if (Number.isNaN(g) || Number.isNaN(w)) { if (Number.isNaN(g) !== Number.isNaN(w) && nanAt < 0) nanAt = i; continue; }
+    if (!Number.isFinite(g) || !Number.isFinite(w)) { if (g !== w && nanAt < 0) nanAt = i; continue; }
     const d = Math.abs(g - w);
     maxAbs = Math.max(maxAbs, d);
     maxRel = Math.max(maxRel, d / Math.max(Math.abs(w), 1e-30));
@@ -66,7 +69,7 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: n
 export function assertClose(label: string, got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): CloseReport {
   const r = compare(got, want, atol, rtol);
   if (!r.ok) {
-    const where = r.nanAt >= 0 ? `NaN at index ${r.nanAt}` : `worst index ${r.worst}: got ${r.got}, want ${r.want}`;
+    const where = r.nanAt >= 0 ? `index ${r.nanAt}: got ${got[r.nanAt]}, want ${want[r.nanAt]} (NaN or infinity on one side only)` : `worst index ${r.worst}: got ${r.got}, want ${r.want}`;
     throw new Error(`${label}: mismatch (${where}; maxAbs ${r.maxAbs.toExponential(3)}, atol ${atol}, rtol ${rtol})`);
   }
   return r;
