@@ -44,7 +44,8 @@ export async function runDemo(o: Record<string, unknown>): Promise<EvalRow[]> {
   mkdirSync(out, { recursive: true });
   const base = ['--data', 'fashion-mnist', '--batch', String(o.batch), '--workers', String(o.workers), '--seed', String(o.seed)];
   // The students' runs are shorter than an epoch: their cosine decays per step (per epoch it would stay at the base rate).
-  const common = [...base, '--ckpt-every', '0', '--cosine-per-step'];
+  // The demo owns <out>/simreg and <out>/moco-student: a second `npm start` replaces its own earlier runs there.
+  const common = [...base, '--ckpt-every', '0', '--cosine-per-step', '--overwrite'];
   const times: [string, number][] = [];
   const lap = (label: string, since: number) => { const s = (performance.now() - since) / 1000; times.push([label, s]); return s; };
 

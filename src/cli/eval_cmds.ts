@@ -1,5 +1,7 @@
 // simreg eval | export.
-import { writeFileSync, existsSync } from 'node:fs';
+import { writeFileSync, existsSync, realpathSync, statSync, accessSync, renameSync, unlinkSync, constants as fsConstants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileError } from '../train/rundir.js';
 import { Tensor } from '../autograd/tensor.js';
 import { DataLoader, makePipeline, type Dataset, type PipelineSpec } from '../data/index.js';
 import { knnClassify } from '../eval/knn.js';
@@ -18,7 +20,7 @@ export const EVAL_OPTS: OptSpec[] = [
   { name: 'teacher-strip', type: 'list', help: 'for each file, the prefix to strip from its names (default: found)' },
   { name: 'teacher-arch', type: 'list', help: 'architecture of each weight file that does not name its own' },
   { name: 'teacher-small-stem', type: 'bool', default: false, help: 'files given by --teacher-arch use the small-image stem' },
-  { name: 'teacher-width', type: 'number', default: 1, help: 'width multiplier of files given by --teacher-arch' },
+  { name: 'teacher-width', type: 'number', default: 1, above: 0, max: 16, help: 'width multiplier of files given by --teacher-arch' },
   { name: 'raw', type: 'bool', default: false, help: 'also evaluate raw pixels (the normalised image as the feature)' },
   { name: 'knn-train', type: 'int', min: 1, help: 'use a fixed random subset of this many training images as the k-NN memory (default: all)' },
   { name: 'knn-test', type: 'int', min: 1, help: 'evaluate on a fixed random subset of this many test images (default: all)' },
@@ -78,10 +80,25 @@ export function formatTable(rows: EvalRow[], ks: number[]): string {
   return [line(head), `|${w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : `${'-'.repeat(x + 1)}:`)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/** The same file after resolving links. */
+export function sameFile(a: string, b: string): boolean {
+  try { return realpathSync(a) === realpathSync(b); } catch { return resolve(a) === resolve(b); }
+}
+
+/** An output file must not be one of the inputs and must be writable: checked before any long work. */
+export function checkOutput(flag: string, out: string, inputs: string[]): void {
+  for (const i of inputs) if (sameFile(out, i)) throw new UsageError(`${flag} ${out} is one of the inputs (${i}); writing it would destroy that file. Choose another path`);
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`${flag} ${out} is a directory`);
+  const parent = dirname(resolve(out));
+  if (!existsSync(parent)) throw new UsageError(`${flag} ${out}: the directory ${parent} does not exist`);
+  try { accessSync(parent, fsConstants.W_OK); } catch { throw new UsageError(`${flag} ${out}: the directory ${parent} is not writable`); }
+}
+
 export async function runEval(o: Parsed): Promise<EvalRow[]> {
   const files = (o.weights as string[] | undefined) ?? [];
   if (!files.length && !o.raw) throw new UsageError('simreg eval: give --weights FILE (or --raw for the raw-pixel baseline)');
   for (const f of files) if (!existsSync(f)) throw new UsageError(`weight file ${f} does not exist`);
+  if (o.json) checkOutput('--json', String(o.json), files);
   const ks = (o.k as string[]).map(Number);
   if (!ks.every((k) => Number.isInteger(k) && k >= 1 && k <= 64)) throw new UsageError(`--k: neighbour counts must be integers in 1..64, got ${(o.k as string[]).join(',')}`);
   const s = await evalSetup(String(o.data), { size: o.size as number | undefined, knnTrain: o['knn-train'] as number | undefined, knnTest: o['knn-test'] as number | undefined });
@@ -99,7 +116,14 @@ export async function runEval(o: Parsed): Promise<EvalRow[]> {
     t.encoder.dispose();
   }
   console.log(formatTable(rows, ks));
-  if (o.json) writeFileSync(String(o.json), `${JSON.stringify({ data: s.data.name, train: s.train.length, test: s.test.length, rows }, null, 2)}\n`);
+  if (o.json) {
+    const path = String(o.json);
+    const tmp = `${path}.tmp-${process.pid}`;
+    try { writeFileSync(tmp, `${JSON.stringify({ data: s.data.name, train: s.train.length, test: s.test.length, rows }, null, 2)}\n`); renameSync(tmp, path); } catch (e) {
+      try { unlinkSync(tmp); } catch { /* not created */ }
+      throw fileError('write', path, e);
+    }
+  }
   return rows;
 }
 
@@ -107,7 +131,8 @@ export const EXPORT_OPTS: OptSpec[] = [
   { name: 'checkpoint', type: 'string', help: 'a checkpoint written by simreg pretrain or distill (<out>/checkpoint.safetensors)' },
   { name: 'out', type: 'string', help: 'the weight file to write' },
   { name: 'with-head', type: 'bool', default: false, help: 'keep the MoCo projection head as fc.0/fc.2 (pre-training checkpoints; makes a DisCo teacher)' },
-  { name: 'half', type: 'bool', default: false, help: 'store as float16' },
+  { name: 'half', type: 'bool', default: false, help: 'store as float16 (refused for values beyond +-65504 unless --clamp)' },
+  { name: 'clamp', type: 'bool', default: false, help: 'with --half: clamp values beyond float16\'s range to +-65504' },
 ];
 
 /** Export the student (or MoCo query encoder) backbone of a checkpoint. */
@@ -115,6 +140,7 @@ export async function runExport(o: Parsed): Promise<void> {
   if (!o.checkpoint || !o.out) throw new UsageError('simreg export: --checkpoint FILE and --out FILE are required');
   const file = String(o.checkpoint);
   if (!existsSync(file)) throw new UsageError(`checkpoint ${file} does not exist`);
+  checkOutput('--out', String(o.out), [file]);
   const ck = await loadCheckpoint(file);
   const cfg = ck.config as { student?: ModelSpec; moco?: { spec: ModelSpec } } | undefined;
   const spec = cfg?.student ?? cfg?.moco?.spec;
@@ -127,6 +153,9 @@ export async function runExport(o: Parsed): Promise<void> {
     if (o['with-head'] && k.startsWith('query.head.net.')) out.set(`fc.${k.slice('query.head.net.'.length)}`, v);
   }
   if (!out.size) throw new UsageError(`${file}: no student backbone tensors found`);
-  await exportWeights(String(o.out), out, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ checkpoint: file, step: ck.step }) }, { dtype: o.half ? 'F16' : 'F32' });
+  if (o['with-head'] && ![...out.keys()].some((k) => k.startsWith('fc.'))) {
+    throw new UsageError(`--with-head: ${file} has no MoCo projection head (a SimReg student's prediction heads are trained for one teacher and are not exported); export without --with-head`);
+  }
+  await exportWeights(String(o.out), out, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ checkpoint: file, step: ck.step }) }, { dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp) });
   console.log(`wrote ${out.size} tensors (${describeSpec(spec)}${o['with-head'] ? ', with projection head' : ', backbone only'}) from step ${ck.step} to ${String(o.out)}`);
 }

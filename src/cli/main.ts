@@ -10,6 +10,8 @@ import '../optim/index.js';
 import { kernels } from '../gen/kernels.gen.js';
 import { NonFiniteLossError } from '../train/trainer.js';
 import { DeviceMemoryError } from '../gpu/pool.js';
+import { NonFiniteWeightsError } from '../io/checkpoint.js';
+import { RunDirError } from '../train/rundir.js';
 import { parseArgs, helpText, UsageError, type OptSpec } from './options.js';
 import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } from './train_cmds.js';
 import { EVAL_OPTS, runEval, EXPORT_OPTS, runExport } from './eval_cmds.js';
@@ -131,8 +133,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
-  if (e instanceof UsageError) { console.error(`simreg: ${e.message}`); process.exitCode = 2; }
-  else if (e instanceof NonFiniteLossError) { console.error(`\nsimreg: ${e.message}`); process.exitCode = 3; }
-  else if (e instanceof DeviceMemoryError || /out of memory/i.test(e.message)) { console.error(`simreg: ${e.message}. Use a smaller --batch, --size or model.`); process.exitCode = 4; }
+  if (e instanceof UsageError || (e instanceof RunDirError && e.usage)) { console.error(`simreg: ${e.message}`); process.exitCode = 2; }
+  else if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) { console.error(`\nsimreg: ${e.message}`); process.exitCode = 3; }
+  else if (e instanceof DeviceMemoryError || /out of memory/i.test(e.message)) { console.error(`simreg: ${e.message}${/Use a smaller/.test(e.message) ? '' : '. Use a smaller --batch, --size or model.'}`); process.exitCode = 4; }
   else { console.error(`simreg: ${e.message}`); if (process.env.SIMREG_DEBUG) console.error(e.stack); process.exitCode = 1; }
 }).finally(() => { try { destroyGpu(); } catch { /* not started */ } });

@@ -1,35 +1,57 @@
 // Command-line options: one table per command gives parsing, validation, defaults, `--help` text and the
 // keys a `--config FILE.json` may set (flags on the command line win over the file).
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 
 export type OptType = 'string' | 'number' | 'int' | 'bool' | 'list';
-export interface OptSpec { name: string; type: OptType; default?: unknown; help: string; choices?: readonly string[]; min?: number }
+export interface OptSpec {
+  name: string; type: OptType; default?: unknown; help: string; choices?: readonly string[];
+  /** Inclusive bounds. */
+  min?: number; max?: number;
+  /** Exclusive lower bound (a width must be > 0). */
+  above?: number;
+  /** Exclusive upper bound (a momentum must stay < 1). */
+  below?: number;
+}
 export type Parsed = Record<string, unknown> & { _given: Set<string> };
 
 export class UsageError extends Error {}
 
+/**
+ * One option value, from the command line (always a string) or a config file (JSON: its type must be the
+ * option's own; true is not a number, [3] is not a number, {"a": 1} is not a path). Ranges are checked for both.
+ */
 function convert(spec: OptSpec, raw: unknown, where: string): unknown {
   const bad = (why: string) => new UsageError(`${where}: ${why}`);
+  const shown = JSON.stringify(raw);
   switch (spec.type) {
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === '1') return true;
       if (raw === 'false' || raw === '0') return false;
-      throw bad(`expects true or false, got ${JSON.stringify(raw)}`);
+      throw bad(`expects true or false, got ${shown}`);
     case 'number': case 'int': {
+      if (typeof raw !== 'number' && typeof raw !== 'string') throw bad(`expects ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${shown}`);
       const v = typeof raw === 'number' ? raw : Number(raw);
-      if (typeof raw === 'string' && raw.trim() === '' || !Number.isFinite(v)) throw bad(`expects a number, got ${JSON.stringify(raw)}`);
-      if (spec.type === 'int' && !Number.isInteger(v)) throw bad(`expects an integer, got ${JSON.stringify(raw)}`);
+      if ((typeof raw === 'string' && raw.trim() === '') || !Number.isFinite(v)) throw bad(`expects a number, got ${shown}`);
+      if (spec.type === 'int' && !Number.isSafeInteger(v)) throw bad(`expects an integer${Number.isInteger(v) ? ` below 2^53` : ''}, got ${shown}`);
       if (spec.min !== undefined && v < spec.min) throw bad(`must be at least ${spec.min}, got ${v}`);
+      if (spec.max !== undefined && v > spec.max) throw bad(`must be at most ${spec.max}, got ${v}`);
+      if (spec.above !== undefined && !(v > spec.above)) throw bad(`must be greater than ${spec.above}, got ${v}`);
+      if (spec.below !== undefined && !(v < spec.below)) throw bad(`must be less than ${spec.below}, got ${v}`);
       return v;
     }
     case 'list':
-      if (Array.isArray(raw)) return raw.map(String);
-      return String(raw).split(',').map((s) => s.trim()).filter(Boolean);
+      if (Array.isArray(raw)) {
+        if (!raw.every((x) => typeof x === 'string' || typeof x === 'number')) throw bad(`expects a list of strings, got ${shown}`);
+        return raw.map(String);
+      }
+      if (typeof raw !== 'string') throw bad(`expects a string or a list of strings, got ${shown}`);
+      return raw.split(',').map((x) => x.trim()).filter(Boolean);
     default: {
-      const s = String(raw);
-      if (spec.choices && !spec.choices.includes(s)) throw bad(`must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(s)}`);
-      return s;
+      if (typeof raw !== 'string') throw bad(`expects a string, got ${shown}`);
+      if (raw === '') throw bad('expects a non-empty string');
+      if (spec.choices && !spec.choices.includes(raw)) throw bad(`must be one of ${spec.choices.join(', ')}, got ${shown}`);
+      return raw;
     }
   }
 }
@@ -63,6 +85,7 @@ export function parseArgs(cmd: string, argv: string[], specs: OptSpec[]): Parsed
   for (const s of specs) if (s.default !== undefined) out[s.name] = s.default;
   if (configPath) {
     if (!existsSync(configPath)) throw new UsageError(`simreg ${cmd}: config file ${configPath} does not exist`);
+    if (!statSync(configPath).isFile()) throw new UsageError(`simreg ${cmd}: config file ${configPath} is not a regular file`);
     let obj: unknown;
     try { obj = JSON.parse(readFileSync(configPath, 'utf8')); } catch (e) { throw new UsageError(`config file ${configPath}: not valid JSON (${(e as Error).message})`); }
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError(`config file ${configPath}: must hold a JSON object of option names to values`);

@@ -1,6 +1,11 @@
 // simreg pretrain | distill: option tables, presets, and the runs themselves.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { gpuContext } from '../gpu/device.js';
+import { DeviceMemoryError } from '../gpu/pool.js';
+import { openRunDir, type RunDir } from '../train/rundir.js';
 import { DataLoader, makePipeline, type Dataset } from '../data/index.js';
 import { ARCHITECTURES } from '../nn/registry.js';
 import { train, type TrainConfig, type TrainResult } from '../train/trainer.js';
@@ -16,31 +21,33 @@ import { UsageError, type OptSpec, type Parsed } from './options.js';
 export const DATA_OPTS: OptSpec[] = [
   { name: 'data', type: 'string', default: 'fashion-mnist', help: 'fashion-mnist (Debian\'s package), or a directory of MNIST-style IDX files, CIFAR binary batches or an image folder' },
   { name: 'size', type: 'int', min: 8, help: 'image side (default: the data set\'s own; 224 for image folders)' },
-  { name: 'workers', type: 'int', default: 2, min: 0, help: 'data-loading worker threads' },
+  { name: 'workers', type: 'int', default: 2, min: 0, max: 64, help: 'data-loading worker threads' },
 ];
 
 export const TRAIN_OPTS: OptSpec[] = [
   { name: 'batch', type: 'int', min: 2, help: 'batch size' },
-  { name: 'epochs', type: 'number', min: 0, help: 'training length in epochs (ignored when --steps is given)' },
+  { name: 'epochs', type: 'number', above: 0, help: 'training length in epochs (ignored when --steps is given)' },
   { name: 'steps', type: 'int', min: 1, help: 'training length in optimiser steps' },
   { name: 'lr', type: 'number', min: 0, help: 'base learning rate (cosine decay)' },
-  { name: 'sgd-momentum', type: 'number', default: 0.9, min: 0, help: 'SGD momentum' },
-  { name: 'weight-decay', type: 'number', default: 1e-4, min: 0, help: 'SGD weight decay' },
+  { name: 'sgd-momentum', type: 'number', default: 0.9, min: 0, below: 1, help: 'SGD momentum' },
+  { name: 'weight-decay', type: 'number', default: 1e-4, min: 0, max: 1, help: 'SGD weight decay' },
   { name: 'warmup-steps', type: 'int', default: 0, min: 0, help: 'linear learning-rate warm-up' },
   { name: 'cosine-per-step', type: 'bool', default: false, help: 'decay the rate every step instead of once per epoch (the papers)' },
   { name: 'train-subset', type: 'int', min: 1, help: 'train on a fixed random subset of this many images' },
   { name: 'ckpt-every', type: 'int', default: 500, min: 0, help: 'write a checkpoint every N steps (and always at the end and on SIGINT/SIGTERM)' },
-  { name: 'seed', type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
+  { name: 'seed', type: 'int', default: 0, min: 0, max: 2147483647, help: 'seed of initialisation, data order and augmentation' },
   { name: 'out', type: 'string', help: 'run directory: config.json, log.jsonl, loss.png, checkpoint, exported weights' },
-  { name: 'resume', type: 'bool', default: false, help: 'continue the run in --out from its checkpoint, bit for bit' },
-  { name: 'half', type: 'bool', default: false, help: 'store exported weights as float16' },
+  { name: 'resume', type: 'bool', default: false, help: 'continue the run in --out from its checkpoint, bit for bit (only --lr may change)' },
+  { name: 'overwrite', type: 'bool', default: false, help: 'replace the run in --out (without it, a directory holding another run is refused)' },
+  { name: 'half', type: 'bool', default: false, help: 'store exported weights as float16 (refused for values beyond +-65504 unless --clamp)' },
+  { name: 'clamp', type: 'bool', default: false, help: 'with --half: clamp values beyond float16\'s range to +-65504' },
   { name: 'quiet', type: 'bool', default: false, help: 'no progress line' },
   { name: 'stop-after', type: 'int', min: 1, help: 'stop after this step as if interrupted (checkpoint written; continue with --resume)' },
 ];
 
 export const MODEL_OPTS: OptSpec[] = [
   { name: 'arch', type: 'string', default: 'resnet18', choices: ARCHITECTURES, help: 'architecture to train' },
-  { name: 'width', type: 'number', default: 1, help: 'width multiplier (ResNets, MobileNet-v2)' },
+  { name: 'width', type: 'number', default: 1, above: 0, max: 16, help: 'width multiplier (ResNets, MobileNet-v2)' },
   { name: 'small-stem', type: 'bool', help: '3x3 stride-1 stem without max-pool (default: on for images up to 64 pixels)' },
 ];
 
@@ -48,8 +55,8 @@ export const MOCO_OPTS: OptSpec[] = [
   { name: 'dim', type: 'int', default: 128, min: 1, help: 'embedding dimension' },
   { name: 'hidden', type: 'int', min: 1, help: 'projection head hidden width (MoCo-v2: the feature dimension; DisCo: 2048)' },
   { name: 'queue', type: 'int', default: 65536, min: 1, help: 'queue length (a multiple of --batch)' },
-  { name: 'moco-m', type: 'number', default: 0.999, help: 'key encoder momentum' },
-  { name: 'temperature', type: 'number', default: 0.2, help: 'InfoNCE temperature' },
+  { name: 'moco-m', type: 'number', default: 0.999, min: 0, below: 1, help: 'key encoder momentum' },
+  { name: 'temperature', type: 'number', default: 0.2, above: 0, help: 'InfoNCE temperature' },
   { name: 'key-groups', type: 'int', min: 1, help: 'BatchNorm sub-batches of the key encoder, the single-device Shuffling-BN replacement (default: batch/32, at most 8)' },
 ];
 
@@ -87,9 +94,36 @@ export function modelSpec(o: Parsed, d: DataInfo, size: number): ModelSpec {
   return { arch: String(o.arch), smallStem: small, inChannels: d.channels, widthMultiplier: Number(o.width) };
 }
 
-interface Prepared { data: DataInfo; train: Dataset; size: number; cfg: TrainConfig; outDir: string; perEpoch: number }
+interface Prepared { data: DataInfo; train: Dataset; size: number; cfg: TrainConfig; outDir: string; perEpoch: number; runDir: RunDir }
 
-async function prepare(o: Parsed, kind: string): Promise<Prepared> {
+/**
+ * What the run will need at least, checked before anything is allocated: a batch of images on the host (both
+ * views, in every worker's prefetch), the input batch and the stem's activation on the device (the largest single
+ * buffers of a ResNet/MobileNet step), and the MoCo queue. Too much for this machine or adapter: exit 4, saying
+ * what does not fit.
+ */
+export function checkMemory(o: Parsed, d: DataInfo, size: number, batch: number, spec: ModelSpec, extra: { queueBytes?: number } = {}): void {
+  const { limits } = gpuContext();
+  const perBuffer = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, limits.maxBufferSize ?? Infinity);
+  const fmt = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  const views = 2, workers = Number(o.workers ?? 0);
+  const inputBytes = batch * d.channels * size * size * 4;
+  const hostBytes = inputBytes * views * (workers + 2);
+  if (hostBytes > totalmem() * 0.8) {
+    throw new DeviceMemoryError(`out of host memory: batches of ${batch} images of ${d.channels}x${size}x${size} (two views, ${workers + 2} in flight) need ${fmt(hostBytes)}, this machine has ${fmt(totalmem())}. Use a smaller --size or --batch`);
+  }
+  const stemC = Math.max(1, Math.round((spec.arch.startsWith('resnet') ? 64 : 32) * (spec.widthMultiplier ?? 1)));
+  const stemSide = Math.ceil(size / (spec.smallStem ? 1 : 2));
+  const stemBytes = batch * stemC * stemSide * stemSide * 4;
+  for (const [what, bytes] of [['the input batch', inputBytes], ['the first layer\'s activation', stemBytes], ['the MoCo queue', extra.queueBytes ?? 0]] as const) {
+    if (bytes > perBuffer) {
+      throw new DeviceMemoryError(`out of device memory: ${what} needs one buffer of ${fmt(bytes)}, more than this adapter's largest (${fmt(perBuffer)}). ` +
+        (what === 'the MoCo queue' ? 'Use a smaller --queue or --dim' : 'Use a smaller --size or --batch'));
+    }
+  }
+}
+
+async function prepare(o: Parsed, kind: string, inputs: string[] = []): Promise<Prepared> {
   const data = await openData(String(o.data), { imageSize: o.size as number | undefined });
   const train = subset(data.train, o['train-subset'] as number | undefined, 1234);
   const size = (o.size as number | undefined) ?? data.size;
@@ -102,11 +136,34 @@ async function prepare(o: Parsed, kind: string): Promise<Prepared> {
     warmupSteps: Number(o['warmup-steps']), cosinePerEpoch: !o['cosine-per-step'], checkpointEvery: Number(o['ckpt-every']), seed: Number(o.seed),
   };
   const outDir = (o.out as string | undefined) ?? join('runs', kind);
-  return { data, train, size, cfg, outDir, perEpoch };
+  const spec = modelSpec(o, data, size);
+  const queueBytes = o.queue !== undefined && kind !== 'simreg' ? Number(o.queue) * Number(o.dim ?? 128) * 4 : 0;
+  if (kind !== 'simreg') checkMocoOptions(o, batch);
+  checkMemory(o, data, size, batch, spec, { queueBytes });
+  if (o.resume && o.overwrite) throw new UsageError('--resume and --overwrite contradict each other: continue the run, or replace it');
+  const runDir = openRunDir(outDir, { resume: Boolean(o.resume), overwrite: Boolean(o.overwrite), command: `simreg ${kind === 'pretrain' ? 'pretrain' : 'distill'}`, inputs });
+  return { data, train, size, cfg, outDir, perEpoch, runDir };
+}
+
+/** sha256 of a file (streamed): teachers are recorded by content, so a file swapped at the same path is noticed. */
+export async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+const keyGroups = (o: Parsed, batch: number) => (o['key-groups'] as number | undefined) ?? Math.max(1, Math.min(8, Math.floor(batch / 32)));
+
+/** MoCo's option constraints, checked before anything runs, as option errors (exit 2). */
+function checkMocoOptions(o: Parsed, batch: number): void {
+  const queue = Number(o.queue), groups = keyGroups(o, batch);
+  if (queue % batch !== 0) throw new UsageError(`--queue ${queue} must be a multiple of --batch ${batch} (the queue advances one batch of keys per step)`);
+  if (batch % groups !== 0 || batch / groups < 2) throw new UsageError(`--key-groups ${groups} must divide --batch ${batch} into sub-batches of at least 2 images`);
 }
 
 function mocoOptions(o: Parsed, spec: ModelSpec, batch: number, featureDim: number) {
-  const groups = (o['key-groups'] as number | undefined) ?? Math.max(1, Math.min(8, Math.floor(batch / 32)));
+  const groups = keyGroups(o, batch);
+  const queue = Number(o.queue);
   return {
     spec, hidden: (o.hidden as number | undefined) ?? featureDim, dim: Number(o.dim), queue: Number(o.queue), momentum: Number(o['moco-m']),
     temperature: Number(o.temperature), keyGroups: groups, batchSize: batch, seed: Number(o.seed),
@@ -121,9 +178,19 @@ function report(label: string, r: TrainResult, outDir: string): void {
   console.log(`  log: ${join(outDir, 'log.jsonl')}, curve: ${join(outDir, 'loss.png')}, checkpoint: ${r.checkpoint}`);
 }
 
-export async function runPretrain(o: Parsed): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
+export interface RunHooks { onStep?: (step: number, loss: number) => void }
+
+export async function runPretrain(o: Parsed, hooks: RunHooks = {}): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
   applyPreset(o, PRESET_DEFAULTS.pretrain!, String(o.preset));
   const p = await prepare(o, 'pretrain');
+  try {
+    return await pretrainIn(o, p, hooks);
+  } finally {
+    p.runDir.release();
+  }
+}
+
+async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
   const spec = modelSpec(o, p.data, p.size);
   const pipeline = makePipeline('strong', { size: p.size, channels: p.data.channels, mean: p.data.mean, std: p.data.std });
   const probe = new Encoder(spec, null);
@@ -137,15 +204,15 @@ export async function runPretrain(o: Parsed): Promise<{ result: TrainResult; exp
   let result: TrainResult;
   try {
     result = await train(method, loader, p.cfg, {
-      outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
-      runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo },
+      outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
+      runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo }, runDir: p.runDir,
     });
   } finally { await loader.close(); }
   report('pre-training', result, p.outDir);
   let exported: string | null = null;
   if (result.stopped === 'done') {
     exported = join(p.outDir, 'teacher.safetensors');
-    await saveEncoder(exported, method.query, { withHead: true, dtype: o.half ? 'F16' : 'F32', meta: { 'simreg.trained': JSON.stringify({ method: 'moco-v2', steps: result.steps, data: p.data.name }) } });
+    await saveEncoder(exported, method.query, { withHead: true, dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp), meta: { 'simreg.trained': JSON.stringify({ method: 'moco-v2', steps: result.steps, data: p.data.name }) } });
     console.log(`  teacher (backbone + projection head fc.0/fc.2): ${exported}`);
   }
   method.dispose();
@@ -159,13 +226,13 @@ export const DISTILL_OPTS: OptSpec[] = [
   { name: 'teacher-strip', type: 'list', help: 'for each teacher, the prefix to strip from its names (default: found; e.g. module.encoder_q.)' },
   { name: 'teacher-arch', type: 'list', help: 'architecture of each teacher file that does not name its own (e.g. resnet50)' },
   { name: 'teacher-small-stem', type: 'bool', default: false, help: 'teachers given by --teacher-arch use the small-image stem' },
-  { name: 'teacher-width', type: 'number', default: 1, help: 'width multiplier of teachers given by --teacher-arch' },
+  { name: 'teacher-width', type: 'number', default: 1, above: 0, max: 16, help: 'width multiplier of teachers given by --teacher-arch' },
   { name: 'head', type: 'string', default: 'mlp4', choices: ['mlp4', 'mlp2', 'linear'], help: 'SimReg prediction head' },
   { name: 'views', type: 'string', default: 'same', choices: ['same', 'different'], help: 'SimReg: teacher and student see the same view, or two independent ones' },
   { name: 'aug', type: 'string', default: 'weak', choices: ['weak', 'strong'], help: 'SimReg augmentation (weak: crop 0.2-1 + flip; strong: MoCo-v2)' },
   { name: 'cache-teacher', type: 'bool', default: false, help: 'SimReg: the teacher sees un-augmented images, its features computed once and cached on disk' },
   { name: 'cache-dir', type: 'string', help: 'where cached teacher features go (default <out>/teacher-cache)' },
-  { name: 'consistency-weight', type: 'number', default: 32, help: 'DisCo consistency weight per per-sample mean term' },
+  { name: 'consistency-weight', type: 'number', default: 32, min: 0, help: 'DisCo consistency weight per per-sample mean term' },
 ];
 
 /** --teacher-key / --teacher-strip, one per teacher file (missing or empty ones: found automatically). */
@@ -184,14 +251,22 @@ export function teacherSpecs(o: Parsed, channels: number): (ModelSpec | undefine
   return files.map((_, i) => archs[i] ? { arch: archs[i]!, smallStem: Boolean(o['teacher-small-stem']), inChannels: channels, widthMultiplier: Number(o['teacher-width']) } : undefined);
 }
 
-export async function runDistill(o: Parsed): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
+export async function runDistill(o: Parsed, hooks: RunHooks = {}): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
   const method = String(o.method);
   applyPreset(o, PRESET_DEFAULTS[method]!, String(o.preset));
   const files = (o.teacher as string[] | undefined) ?? [];
   if (!files.length) throw new UsageError('simreg distill: --teacher FILE is required (safetensors or a torch.save checkpoint; simreg pretrain makes one)');
   for (const f of files) if (!existsSync(f)) throw new UsageError(`teacher file ${f} does not exist`);
   if (method === 'disco' && files.length > 1) throw new UsageError('DisCo takes one teacher');
-  const p = await prepare(o, method);
+  const p = await prepare(o, method, files);
+  try {
+    return await distillIn(o, p, method, files, hooks);
+  } finally {
+    p.runDir.release();
+  }
+}
+
+async function distillIn(o: Parsed, p: Prepared, method: string, files: string[], hooks: RunHooks): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
   const spec = modelSpec(o, p.data, p.size);
   const specs = teacherSpecs(o, p.data.channels);
   const loadOpts = teacherLoadOptions(o, files, 'teacher');
@@ -202,10 +277,12 @@ export async function runDistill(o: Parsed): Promise<{ result: TrainResult; expo
     if ((t.spec.inChannels ?? 3) !== p.data.channels) throw new UsageError(`teacher ${files[i]} takes ${t.spec.inChannels ?? 3}-channel images but ${p.data.name} has ${p.data.channels}`);
     teachers.push(t);
   }
+  // Teachers are recorded by content: resuming with another file at the same path is refused.
+  const teacherSha256: Record<string, string> = {};
+  for (const f of files) teacherSha256[f] = await fileSha256(f);
   let result: TrainResult;
   let exported: string | null = null;
   const norm = { channels: p.data.channels, mean: p.data.mean, std: p.data.std };
-  mkdirSync(p.outDir, { recursive: true });
   if (method === 'simreg') {
     const pipeline = makePipeline(o.aug === 'strong' ? 'strong' : 'weak', { size: p.size, ...norm });
     let cached: (Float32Array | null)[] | undefined;
@@ -223,15 +300,16 @@ export async function runDistill(o: Parsed): Promise<{ result: TrainResult; expo
       `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps (${(p.cfg.steps / p.perEpoch).toFixed(2)} epochs), lr ${p.cfg.lr}`);
     try {
       result = await train(m, loader, p.cfg, {
-        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
-        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })) },
+        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })), teacherSha256 },
+        runDir: p.runDir,
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
     if (result.stopped === 'done') {
       exported = join(p.outDir, 'student.safetensors');
       const sd = await m.student.backbone.stateDict();
-      await exportWeights(exported, sd, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ method: 'simreg', steps: result.steps, teachers: files }) }, { dtype: o.half ? 'F16' : 'F32' });
+      await exportWeights(exported, sd, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ method: 'simreg', steps: result.steps, teachers: files }) }, { dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp) });
     }
     m.dispose();
   } else {
@@ -247,14 +325,15 @@ export async function runDistill(o: Parsed): Promise<{ result: TrainResult; expo
       `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps, lr ${p.cfg.lr}, queue ${mo.queue}, m ${mo.momentum}, T ${mo.temperature}`);
     try {
       result = await train(m, loader, p.cfg, {
-        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined,
-        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec },
+        outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec, teacherSha256 },
+        runDir: p.runDir,
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
     if (result.stopped === 'done') {
       exported = join(p.outDir, 'student.safetensors');
-      await saveEncoder(exported, m.query, { withHead: false, dtype: o.half ? 'F16' : 'F32', meta: { 'simreg.trained': JSON.stringify({ method: 'disco', steps: result.steps, teacher: t.path }) } });
+      await saveEncoder(exported, m.query, { withHead: false, dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp), meta: { 'simreg.trained': JSON.stringify({ method: 'disco', steps: result.steps, teacher: t.path }) } });
     }
     m.dispose();
   }

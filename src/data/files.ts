@@ -24,8 +24,16 @@ export function fsReason(err: unknown): string {
   }
 }
 
+/** A FIFO, socket or device given where a data file belongs would block the read forever: refused by name. */
+export async function requireRegularFile(path: string): Promise<void> {
+  let st;
+  try { st = await fsp.stat(path); } catch (err) { throw new Error(`${path}: cannot read: ${fsReason(err)}`); }
+  if (!st.isFile()) throw new Error(`${path}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}); give a file`);
+}
+
 /** Read a whole file; wraps errors with the path. */
 export async function readFileChecked(path: string): Promise<Buffer> {
+  await requireRegularFile(path);
   try {
     return await fsp.readFile(path);
   } catch (err) {
@@ -54,7 +62,10 @@ export async function firstExisting(paths: string[], what: string): Promise<stri
     try {
       const st = await fsp.stat(p);
       if (st.isFile()) return p;
-    } catch {
+      // Present but not a file: a FIFO or device would block the read forever.
+      throw new Error(`${p}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}); ${what} must be a file`);
+    } catch (e) {
+      if ((e as Error).message.includes('not a regular file')) throw e;
       // try the next candidate
     }
   }

@@ -31,6 +31,12 @@ sharp.cache(false);
 export interface ImageFolderOptions {
   /** 3 (default; grey and RGBA files become RGB, as torchvision's loader does) or 1 (grey). */
   channels?: 1 | 3;
+  /**
+   * The class names of another split (training's): labels are their indices, matched by folder name, so a
+   * validation split with fewer or re-ordered folders keeps training's labels; a folder not in the list is an
+   * error naming it. Default: this folder's own sorted sub-folders.
+   */
+  classes?: readonly string[];
   /** File extensions counted as images, lower case with the dot (default .png .jpg .jpeg). */
   extensions?: string[];
   /**
@@ -236,11 +242,20 @@ export class ImageFolder implements Dataset {
       if (st?.isDirectory()) classDirs.push(c);
     }
     if (classDirs.length === 0) throw new Error(`${root}: no class folders found (expected one sub-folder per class)`);
+    const names = opts.classes ? [...opts.classes] : classDirs;
+    if (opts.classes) {
+      const unknown = classDirs.filter((c) => !opts.classes!.includes(c));
+      if (unknown.length) {
+        throw new Error(`${root}: class folder${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `'${c}'`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} missing from the training split ` +
+          `(its classes: ${opts.classes.slice(0, 10).join(', ')}${opts.classes.length > 10 ? ', ...' : ''}); every evaluated class must be trained on`);
+      }
+    }
 
     const files: string[] = [];
     const labels: number[] = [];
-    for (let label = 0; label < classDirs.length; label++) {
-      const dir = join(root, classDirs[label]!);
+    for (const cls of classDirs) {
+      const label = names.indexOf(cls);
+      const dir = join(root, cls);
       const found: string[] = [];
       await walk(dir, found);
       found.sort(byCodeUnit);
@@ -278,7 +293,7 @@ export class ImageFolder implements Dataset {
     }
     const keptFiles: string[] = [];
     const keptLabels = new Int32Array(sharedBytes(4 * files.length));
-    const perClass = new Int32Array(classDirs.length);
+    const perClass = new Int32Array(names.length);
     for (let i = 0; i < files.length; i++) {
       if (!ok[i]) continue;
       keptLabels[keptFiles.length] = labels[i]!;
@@ -286,10 +301,10 @@ export class ImageFolder implements Dataset {
       const l = labels[i]!;
       perClass[l] = perClass[l]! + 1;
     }
-    for (let c = 0; c < classDirs.length; c++) {
-      if (perClass[c] === 0) {
+    for (const c of classDirs) {
+      if (perClass[names.indexOf(c)] === 0) {
         const note = skipped.length > 0 ? ' (after leaving out bad files)' : '';
-        throw new Error(`${join(root, classDirs[c]!)}: empty class folder: no ${exts.join('/')} images${note}`);
+        throw new Error(`${join(root, c)}: empty class folder: no ${exts.join('/')} images${note}`);
       }
     }
     if (skipped.length > 0) {
@@ -297,7 +312,7 @@ export class ImageFolder implements Dataset {
       (opts.onWarning ?? console.warn)(skipReport(`${root}: skipped ${skipped.length} bad file(s) while opening`, skipped));
     }
     const lab = keptFiles.length === files.length ? keptLabels : new Int32Array(keptLabels.buffer, 0, keptFiles.length);
-    return new ImageFolder(root, keptFiles, lab, classDirs, channels, onBad, skipped);
+    return new ImageFolder(root, keptFiles, lab, names, channels, onBad, skipped);
   }
 
   /** Reopen from a spec (in a worker): no scan, no checks. */
@@ -385,7 +400,8 @@ async function walk(dir: string, out: string[]): Promise<void> {
     else if (e.isSymbolicLink()) {
       const st = await fsp.stat(p).catch(() => null);
       if (st?.isDirectory()) await walk(p, out);
-      else out.push(p); // a dangling link is reported by the checks as unreadable
+      else if (!st || st.isFile()) out.push(p); // a dangling link is reported by the checks as unreadable
+      // a link to a FIFO, socket or device is not an image file: left out (reading it could block forever)
     }
   }
 }

@@ -63,14 +63,14 @@ export class Encoder extends Module {
 function headToFc(k: string): string { return k.replace(/^head\.net\./, 'fc.'); }
 
 /** Write an encoder as a weight file: backbone with torchvision names, the head (if kept) as fc.*. */
-export async function saveEncoder(path: string, enc: Encoder, opts: { withHead: boolean; meta?: Record<string, string>; dtype?: 'F32' | 'F16' }): Promise<void> {
+export async function saveEncoder(path: string, enc: Encoder, opts: { withHead: boolean; meta?: Record<string, string>; dtype?: 'F32' | 'F16'; clamp?: boolean }): Promise<void> {
   const sd = await enc.stateDict();
   const out: StateDict = new Map();
   for (const [k, v] of sd) {
     if (k.startsWith('backbone.')) out.set(k.slice(9), v);
     else if (opts.withHead && k.startsWith('head.')) out.set(headToFc(k), v);
   }
-  await exportWeights(path, out, { [MODEL_META_KEY]: JSON.stringify(enc.spec), ...(opts.meta ?? {}) }, { dtype: opts.dtype ?? 'F32' });
+  await exportWeights(path, out, { [MODEL_META_KEY]: JSON.stringify(enc.spec), ...(opts.meta ?? {}) }, { dtype: opts.dtype ?? 'F32', clamp: opts.clamp });
 }
 
 export interface LoadedTeacher {

@@ -10,6 +10,17 @@ import type { StateDict } from './state_dict.js';
 
 export const CHECKPOINT_FORMAT = 'simreg-checkpoint-1';
 
+/** Weights that cannot be written as asked: a NaN or infinity, or a value beyond float16's range (exit 3). */
+export class NonFiniteWeightsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteWeightsError';
+  }
+}
+
+/** The largest finite float16. */
+export const F16_MAX = 65504;
+
 export interface Checkpoint {
   model: StateDict;
   /** Optimizer state by parameter name (e.g. SGD momentum buffers). */
@@ -140,6 +151,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
 export interface ExportOptions {
   /** Stored dtype of floating-point tensors (default F32). */
   dtype?: 'F32' | 'F16' | 'BF16';
+  /** F16: clamp values beyond float16's range to +-65504 instead of refusing the file. */
+  clamp?: boolean;
 }
 
 /**
@@ -149,9 +162,25 @@ export interface ExportOptions {
  */
 export async function exportWeights(file: string, model: StateDict, metadata: Record<string, string> = {}, opts: ExportOptions = {}): Promise<void> {
   const tensors: WriteTensor[] = [];
+  const dtype = opts.dtype ?? 'F32';
   for (const [k, e] of model) {
     const intDtype = e.dtype === 'I64' || e.dtype === 'I32' ? e.dtype : /(^|\.)num_batches_tracked$/.test(k) ? 'I64' : null;
-    tensors.push({ name: k, shape: e.shape, data: e.data, dtype: intDtype ?? opts.dtype ?? 'F32' });
+    let data = e.data;
+    if (!intDtype) {
+      // Every value is checked before anything is written: a NaN/Inf or an F16 overflow leaves no file behind.
+      let bad = 0, first = -1, over = 0, firstOver = -1;
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        if (!Number.isFinite(v)) { if (first < 0) first = i; bad++; } else if (dtype === 'F16' && Math.abs(v) > F16_MAX) { if (firstOver < 0) firstOver = i; over++; }
+      }
+      if (bad) throw new NonFiniteWeightsError(`${file}: ${k} holds ${bad} non-finite value(s) (the first, ${data[first]}, at index ${first}); nothing was written`);
+      if (over && !opts.clamp) {
+        throw new NonFiniteWeightsError(`${file}: ${k} holds ${over} value(s) beyond float16's range +-${F16_MAX} (the first, ${data[firstOver]}, at index ${firstOver}), which float16 would store as infinity; ` +
+          'nothing was written. Export as float32 (without --half), or pass --clamp to clamp them to +-65504');
+      }
+      if (over) data = data.map((v) => Math.max(-F16_MAX, Math.min(F16_MAX, v)));
+    }
+    tensors.push({ name: k, shape: e.shape, data, dtype: intDtype ?? dtype });
   }
   await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
 }

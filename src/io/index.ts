@@ -18,7 +18,7 @@ export {
   type MatchResult, type LoadOptions,
 } from './state_dict.js';
 export {
-  saveCheckpoint, loadCheckpoint, exportWeights, CHECKPOINT_FORMAT,
+  saveCheckpoint, loadCheckpoint, exportWeights, CHECKPOINT_FORMAT, NonFiniteWeightsError, F16_MAX,
   type Checkpoint, type ExportOptions,
 } from './checkpoint.js';
 export {

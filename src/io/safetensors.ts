@@ -189,6 +189,9 @@ function checkRange(file: string, h: SafetensorsHeader, e: HeaderEntry): void {
 }
 
 async function openForRead(file: string): Promise<fsp.FileHandle> {
+  // A FIFO or device would block the open (or the read) forever: only regular files are opened.
+  const st = await fsp.stat(file).catch(() => null);
+  if (st && !st.isFile()) throw new SafetensorsError(file, st.isDirectory() ? 'is a directory, not a safetensors file' : 'not a regular file (a FIFO, socket or device)');
   try {
     return await fsp.open(file, 'r');
   } catch (err) {

@@ -152,6 +152,8 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** Is this a torch.save file (zip with a data.pkl, or a legacy pickle stream)? Reads the first bytes only. */
 export async function sniffTorchFile(path: string): Promise<'zip' | 'legacy' | null> {
+  const st = await fsp.stat(path);
+  if (!st.isFile()) throw new Error(st.isDirectory() ? 'is a directory' : 'not a regular file (a FIFO, socket or device)');
   const fh = await fsp.open(path, 'r');
   try {
     const b = new Uint8Array(4);

@@ -49,7 +49,8 @@ export async function openData(spec: string, opts: { imageSize?: number; channel
   const trainDir = sub.includes('train') ? join(dir, 'train') : dir;
   const testName = ['val', 'test'].find((n) => sub.includes(n));
   const train = await ImageFolder.open(trainDir, { channels });
-  const test = testName ? await ImageFolder.open(join(dir, testName), { channels }) : null;
+  // The evaluation split is labelled by training's class names, not by its own folders' positions.
+  const test = testName ? await ImageFolder.open(join(dir, testName), { channels, classes: train.classes }) : null;
   return { train, test, size: opts.imageSize ?? 224, channels, ...(channels === 3 ? IMAGENET : { mean: [0.5], std: [0.25] }), name: dir };
 }
 

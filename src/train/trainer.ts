@@ -5,7 +5,7 @@
 // Resume is exact because everything random is a pure function of (seed, epoch, batch, sample, view) or of
 // (seed, step): the loader's shuffles and augmentations, the key encoder's batch shuffle. The checkpoint holds
 // the models, the optimiser's momentum, the method's extra tensors (MoCo's queue) and host counters.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../autograd/tensor.js';
 import { tidy } from '../autograd/scope.js';
@@ -19,6 +19,7 @@ import type { StateDict } from '../io/state_dict.js';
 import type { Batch, DataLoader } from '../data/index.js';
 import { Progress } from './progress.js';
 import { writeLossCurve, smooth } from './plot.js';
+import { openRunDir, fileError, type RunDir } from './rundir.js';
 
 /** What a training method provides to the loop. */
 export interface Method {
@@ -61,6 +62,8 @@ export interface TrainResult {
 }
 
 export class NonFiniteLossError extends Error {}
+/** A parameter, buffer or optimiser state became NaN or infinite: the checkpoint or export is not written (exit 3). */
+export class NonFiniteStateError extends NonFiniteLossError {}
 
 export interface RunOptions {
   outDir: string;
@@ -72,6 +75,16 @@ export interface RunOptions {
   onStep?: (step: number, loss: number) => void;
   /** Stop after this step as if interrupted (tests; the checkpoint is written). */
   stopAfter?: number;
+  /** Replace another run's files in outDir (without it, a new run refuses a directory that holds one). */
+  overwrite?: boolean;
+  /** Who runs, for the lock ("simreg distill"). */
+  command?: string;
+  /** Files the run reads (teachers): --overwrite never deletes them. */
+  inputs?: string[];
+  /** The run directory, already opened (and locked) by the caller; otherwise train() opens outDir itself. */
+  runDir?: RunDir;
+  /** How to repeat this run on the command line, for the non-finite message (e.g. "simreg distill ..."). */
+  commandLine?: string;
 }
 
 const CKPT = 'checkpoint.safetensors';
@@ -83,8 +96,29 @@ function trimLog(path: string, maxStep: number): void {
     if (!l.trim()) return false;
     try { const r = JSON.parse(l) as { step?: number }; return r.step === undefined || r.step <= maxStep; } catch { return false; }
   });
-  writeFileSync(`${path}.tmp`, keep.map((l) => `${l}\n`).join(''));
-  renameSync(`${path}.tmp`, path);
+  const tmp = `${path}.tmp`;
+  try {
+    writeFileSync(tmp, keep.map((l) => `${l}\n`).join(''));
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* not created */ }
+    throw fileError('rewrite the log', path, e);
+  }
+}
+
+/** The first non-finite value in a state dict, as "name[index] = value", or null. */
+export function firstNonFinite(sd: StateDict): { name: string; index: number; value: number; count: number } | null {
+  for (const [name, e] of sd) {
+    const d = e.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!)) {
+        let count = 0;
+        for (const v of d) if (!Number.isFinite(v)) count++;
+        return { name, index: i, value: d[i]!, count };
+      }
+    }
+  }
+  return null;
 }
 
 function readLossLog(path: string): { steps: number[]; losses: number[] } {
@@ -117,11 +151,27 @@ function restoreState(method: Method, sd: StateDict, file: string): void {
   }
 }
 
-/** Compare the math-relevant config of a resumed run with the stored one. */
-function sameConfig(a: unknown, b: unknown): string | null {
+/**
+ * Compare the math-relevant config of a resumed run with the stored one. The learning rate may change on resume
+ * (the way to continue after a non-finite stop); everything else must be equal.
+ */
+function sameConfig(stored: unknown, now: unknown): string | null {
+  const strip = (c: unknown) => {
+    const o = JSON.parse(JSON.stringify(c ?? {})) as { train?: { lr?: number } };
+    if (o.train) delete o.train.lr;
+    return o;
+  };
+  return sameJson(strip(stored), strip(now));
+}
+
+function sameJson(a: unknown, b: unknown): string | null {
   const ja = JSON.stringify(a), jb = JSON.stringify(b);
   if (ja === jb) return null;
   const oa = a as Record<string, unknown>, ob = b as Record<string, unknown>;
+  const ha = (oa?.teacherSha256 ?? {}) as Record<string, string>, hb = (ob?.teacherSha256 ?? {}) as Record<string, string>;
+  for (const f of Object.keys(hb)) {
+    if (ha[f] !== undefined && ha[f] !== hb[f]) return `the teacher file ${f} has changed since the checkpoint (sha256 ${ha[f]!.slice(0, 16)}... then, ${hb[f]!.slice(0, 16)}... now)`;
+  }
   for (const k of new Set([...Object.keys(oa ?? {}), ...Object.keys(ob ?? {})])) {
     if (JSON.stringify(oa?.[k]) !== JSON.stringify(ob?.[k])) return `${k}: checkpoint has ${JSON.stringify(oa?.[k])}, this run ${JSON.stringify(ob?.[k])}`;
   }
@@ -129,7 +179,15 @@ function sameConfig(a: unknown, b: unknown): string | null {
 }
 
 export async function train(method: Method, loader: DataLoader, cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
-  mkdirSync(run.outDir, { recursive: true });
+  const runDir = run.runDir ?? openRunDir(run.outDir, { resume: !!run.resume, overwrite: !!run.overwrite, command: run.command ?? `simreg ${method.name}`, inputs: run.inputs });
+  try {
+    return await trainIn(method, loader, cfg, run);
+  } finally {
+    if (!run.runDir) runDir.release();
+  }
+}
+
+async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
   const ckptPath = join(run.outDir, CKPT);
   const logPath = join(run.outDir, 'log.jsonl');
   const perEpoch = loader.batchesPerEpoch;
@@ -141,7 +199,9 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
     if (!existsSync(ckptPath)) throw new Error(`--resume: no checkpoint at ${ckptPath}`);
     const ck = await loadCheckpoint(ckptPath);
     const diff = sameConfig(ck.config, fullConfig);
-    if (diff) throw new Error(`--resume: ${ckptPath} was written by a different configuration (${diff}); resume with the same options or use a new --out`);
+    if (diff) throw new Error(`--resume: ${ckptPath} was written by a different configuration (${diff}); resume with the same options (only --lr may change) or use a new --out`);
+    const storedLr = (ck.config as { train?: { lr?: number } } | undefined)?.train?.lr;
+    if (storedLr !== undefined && storedLr !== cfg.lr) console.error(`resuming with lr ${cfg.lr} (the checkpoint was trained with ${storedLr})`);
     restoreState(method, ck.model, ckptPath);
     opt.loadStateDict(ck.optimizer ?? new Map(), ck.step);
     method.loadHostState((ck.extra as { host?: Record<string, number> } | undefined)?.host ?? {});
@@ -149,14 +209,28 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
     trimLog(logPath, step);
     console.error(`resumed from ${ckptPath} at step ${step}`);
   } else {
-    writeFileSync(join(run.outDir, 'config.json'), `${JSON.stringify(fullConfig, null, 2)}\n`);
-    writeFileSync(logPath, '');
+    const cfgPath = join(run.outDir, 'config.json');
+    try { writeFileSync(cfgPath, `${JSON.stringify(fullConfig, null, 2)}\n`); } catch (e) { throw fileError('write', cfgPath, e); }
+    try { writeFileSync(logPath, ''); } catch (e) { throw fileError('write', logPath, e); }
   }
   let lastGood = run.resume ? step : -1;
+  let stopped: TrainResult['stopped'] = 'done';
 
+  const howToContinue = (s: number) => (lastGood >= 0
+    ? `The last good checkpoint (step ${lastGood}) is kept at ${ckptPath}: continue from it with a lower learning rate by running the same command with --resume and a smaller --lr (a resume may change --lr).`
+    : `No checkpoint was written before step ${s}: start again with a smaller --lr (--overwrite to reuse ${run.outDir}).`);
   const save = async (s: number) => {
+    const model = await collectState(method);
+    const optimizer = await opt.stateDict();
+    // Nothing non-finite is ever written: the previous checkpoint stays as it was.
+    const bad = firstNonFinite(model) ?? firstNonFinite(optimizer);
+    if (bad) {
+      stopped = 'nan';
+      throw new NonFiniteStateError(`at step ${s}, ${bad.name} holds ${bad.count} non-finite value(s) (the first, ${bad.value}, at index ${bad.index}); ` +
+        `the checkpoint for step ${s} was not written. ${howToContinue(s)}`);
+    }
     await saveCheckpoint(ckptPath, {
-      model: await collectState(method), optimizer: await opt.stateDict(), step: s, epoch: Math.floor(s / perEpoch),
+      model, optimizer, step: s, epoch: Math.floor(s / perEpoch),
       config: fullConfig, extra: { host: method.hostState(), method: method.name },
     });
     lastGood = s;
@@ -175,7 +249,6 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
   const prog = run.quiet ? null : new Progress(method.name, step, cfg.batchSize);
   const t0 = performance.now();
   const startStep = step;
-  let stopped: TrainResult['stopped'] = 'done';
   try {
     outer: while (step < cfg.steps) {
       const epoch = Math.floor(step / perEpoch);
@@ -196,15 +269,13 @@ export async function train(method: Method, loader: DataLoader, cfg: TrainConfig
         const v = vals[0]!;
         if (!Number.isFinite(v)) {
           stopped = 'nan';
-          throw new NonFiniteLossError(`the loss became ${v} at step ${step + 1} (lr ${lr.toExponential(3)}); stopping. ` +
-            (lastGood >= 0 ? `The last good checkpoint (step ${lastGood}) is kept at ${ckptPath}.` : 'No checkpoint was written before it.') +
-            ' Lower --lr or check the data.');
+          throw new NonFiniteLossError(`the loss became ${v} at step ${step + 1} (lr ${lr.toExponential(3)}); stopping. ${howToContinue(step + 1)} If a smaller --lr does not help, check the data.`);
         }
         step++;
         losses.push(v);
         const rec: Record<string, number> = { step, epoch, loss: v, lr };
         partNames.forEach((k, i) => { rec[k] = vals[i + 1]!; });
-        appendFileSync(logPath, `${JSON.stringify(rec)}\n`);
+        try { appendFileSync(logPath, `${JSON.stringify(rec)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
         prog?.update({ step, total: cfg.steps, epoch, loss: v, lr });
         run.onStep?.(step, v);
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';

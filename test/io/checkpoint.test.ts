@@ -1,6 +1,6 @@
 // Training checkpoints (exact round trip, format tag, validation, atomic overwrite) and weight export.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -21,6 +21,13 @@ function model(): StateDict {
     ['bn1.num_batches_tracked', { shape: [], data: new Float32Array([1234]), dtype: 'I64' }],
     ['fc.weight', { shape: [10, 2], data: randomF32(20, 3) }],
   ]);
+}
+
+/** model() without its NaN and infinity: what an export may hold (-0 and a denormal stay). */
+function finiteModel(): StateDict {
+  const m = model();
+  m.set('bn1.weight', { shape: [4], data: new Float32Array(new Uint32Array([0x3fc00000, 0x80000000, 0x00000001, 0xc0000000]).buffer) });
+  return m;
 }
 
 function sameDict(a: StateDict, b: StateDict): void {
@@ -83,7 +90,7 @@ test('checkpoint without optimizer or extras; empty optimizer; string rng', asyn
 test('loadCheckpoint rejects other files with a clear message naming the file', async () => {
   const at = (f: string) => new RegExp(`^${reEscape(f)}: `);
   const plain = tmp.path('plain.safetensors');
-  await exportWeights(plain, model());
+  await exportWeights(plain, finiteModel());
   matchAll(await rejects(loadCheckpoint(plain)), at(plain), /not a simreg checkpoint \(no "simreg\.format" in __metadata__\)/);
   const future = tmp.path('future.safetensors');
   await writeSafetensors(future, [], { 'simreg.format': 'simreg-checkpoint-2', 'simreg.step': '1', 'simreg.epoch': '0' });
@@ -129,7 +136,7 @@ test('saveCheckpoint validates step, epoch and JSON-ability, and overwrites atom
 
 test('exportWeights: bare torchvision names, format "pt", int64 num_batches_tracked, optional F16', async () => {
   const file = tmp.path('export.safetensors');
-  const m = model();
+  const m = finiteModel();
   m.set('layer1.0.bn2.num_batches_tracked', { shape: [], data: new Float32Array([77]) }); // no dtype: named by key
   await exportWeights(file, m, { arch: 'resnet18' });
   const h = await readSafetensorsHeader(file);
@@ -157,6 +164,20 @@ test('exportWeights: bare torchvision names, format "pt", int64 num_batches_trac
   const src = m.get('fc.weight')!.data;
   assert.equal(Array.from(r.tensors.get('fc.weight')!.data), Array.from(src, (v) => f16ToF32(f32ToF16(v))));
   assert.equal(r.metadata, { format: 'pt' });
+});
+
+test('exportWeights writes nothing non-finite, and float16 refuses values beyond +-65504 unless clamped', async () => {
+  const file = tmp.path('bad-export.safetensors');
+  matchAll(await rejects(exportWeights(file, model())), new RegExp(`^${reEscape(file)}: bn1\\.weight holds 2 non-finite value\\(s\\) \\(the first, NaN, at index 0\\); nothing was written`));
+  assert.not.ok(existsSync(file));
+  const big = finiteModel();
+  big.set('fc.weight', { shape: [2], data: new Float32Array([70000, -1e6]) });
+  await exportWeights(file, big); // float32 holds them
+  const half = tmp.path('bad-export16.safetensors');
+  matchAll(await rejects(exportWeights(half, big, {}, { dtype: 'F16' })), /fc\.weight holds 2 value\(s\) beyond float16's range \+-65504 \(the first, 70000, at index 0\).*nothing was written.*--clamp/);
+  assert.not.ok(existsSync(half));
+  await exportWeights(half, big, {}, { dtype: 'F16', clamp: true });
+  assert.equal(Array.from((await readSafetensors(half)).tensors.get('fc.weight')!.data), [65504, -65504]);
 });
 
 test.run();
