@@ -50,38 +50,60 @@ const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
 const x = Tensor.fromArray(xs, [batch, 3, size, size]);
 const lab = Tensor.fromArray(labels, [batch], 'i32');
 
-async function trainStep(): Promise<number> {
-  const loss = tidy(() => crossEntropy(model.forward(x), lab));
+// One training step as the trainer runs it: the batch uploaded (staged into the step's encoder), forward,
+// backward, SGD, the loss copied out, one submission; the host then waits for the previous step's loss only.
+let pendingLoss: Promise<ArrayBuffer[]> | null = null;
+async function trainStep(): Promise<number | null> {
+  const xt = Tensor.fromArray(xs, [batch, 3, size, size]);
+  const loss = tidy(() => crossEntropy(model.forward(xt), lab));
   backward(loss);
   opt.step();
   opt.zeroGrad();
-  const v = await loss.item();
+  const read = stream.readLater([{ buffer: loss.buffer, bytes: 4 }]);
   loss.dispose();
-  return v;
+  xt.dispose();
+  stream.flush();
+  const prev = pendingLoss;
+  pendingLoss = read;
+  return prev ? new Float32Array((await prev)[0]!)[0]! : null;
+}
+async function drain(): Promise<number | null> {
+  const prev = pendingLoss;
+  pendingLoss = null;
+  return prev ? new Float32Array((await prev)[0]!)[0]! : null;
 }
 
-// Self-check: the loss falls on a fixed batch, and the step reads back only the loss (4 bytes).
+// Self-check: the loss falls on a fixed batch, and each step is one submission that reads back only the loss.
 model.train();
 const first: number[] = [];
-for (let i = 0; i < 3; i++) {
-  const r0 = stream.reads, b0 = stream.readBytes;
-  first.push(await trainStep());
-  if (stream.reads - r0 !== 1 || stream.readBytes - b0 !== 4) throw new Error(`self-check: a training step read back ${stream.reads - r0} buffers (${stream.readBytes - b0} bytes); expected only the loss`);
+let perStep = { submits: 0, reads: 0, readBytes: 0, uploads: 0 };
+for (let i = 0; i < 6; i++) {
+  const s0 = stream.submits, r0 = stream.reads, b0 = stream.readBytes, u0 = stream.uploads;
+  const v = await trainStep();
+  if (v !== null) first.push(v);
+  perStep = { submits: stream.submits - s0, reads: stream.reads - r0, readBytes: stream.readBytes - b0, uploads: stream.uploads - u0 };
+  if (i > 0 && (perStep.submits !== 1 || perStep.reads !== 1 || perStep.readBytes !== 4)) {
+    throw new Error(`self-check: a training step made ${perStep.submits} submissions and ${perStep.reads} read-backs (${perStep.readBytes} bytes); expected 1 and 1 (the loss)`);
+  }
 }
-for (let i = 0; i < 3; i++) first.push(await trainStep());
+first.push((await drain())!);
 if (!(first[5]! < first[0]!)) throw new Error(`self-check: loss did not fall on a fixed batch: ${first.map((l) => l.toFixed(4)).join(' ')}`);
-console.log(`self-check: loss on a fixed batch ${first.map((l) => l.toFixed(3)).join(' -> ')}; one 4-byte read per step`);
+console.log(`self-check: loss on a fixed batch ${first.map((l) => l.toFixed(3)).join(' -> ')}; per step ${perStep.submits} submission, ${perStep.reads} read-back (${perStep.readBytes} bytes, read one step late), ${perStep.uploads} upload`);
 
-// Timed training steps.
+// Timed training steps (steady state: the pipelined steps' total time over their count).
 pool.resetPeaks();
-const d0 = stream.dispatches;
+const d0 = stream.dispatches, s0 = stream.submits, r0 = stream.reads;
 const trainMs: number[] = [];
+await trainStep();
 for (let i = 0; i < steps; i++) {
   const t0 = performance.now();
   await trainStep();
   trainMs.push(performance.now() - t0);
 }
-const dispatchesPerStep = (stream.dispatches - d0) / steps;
+await drain();
+const dispatchesPerStep = (stream.dispatches - d0) / (steps + 1);
+const submitsPerStep = (stream.submits - s0) / (steps + 1);
+const readsPerStep = (stream.reads - r0) / (steps + 1);
 const peakTrain = poolStats().peakBytesAllocated;
 
 // Per-kernel breakdown of one training step (timestamp queries, one pass per dispatch).
@@ -89,6 +111,7 @@ let breakdown: { kernel: string; calls: number; ms: number; share: number; gflop
 if (stream.setProfiling(true)) {
   stream.timings.clear();
   await trainStep();
+  await drain();
   await stream.sync();
   stream.setProfiling(false);
   const tot = [...stream.timings.values()].reduce((s, v) => s + v.ms, 0);
@@ -112,13 +135,13 @@ const tr = stats(trainMs), inf = stats(inferMs);
 const row = {
   ...env, bench: 'resnet18', config: { arch, batch, size, width, classes, imagenet, steps, lr },
   train: { imagesPerSec: (batch * 1000) / tr.median, ms: tr }, infer: { imagesPerSec: (batch * 1000) / inf.median, ms: inf },
-  peakPoolBytes: Math.max(peakTrain, peakAll), dispatchesPerStep, firstLosses: first, kernels: breakdown,
+  peakPoolBytes: Math.max(peakTrain, peakAll), dispatchesPerStep, submitsPerStep, readsPerStep, firstLosses: first, kernels: breakdown,
 };
 console.log(table(['', 'images/s', 'median ms', 'min ms', 'p90 ms'], [
   ['training step', row.train.imagesPerSec, tr.median, tr.min, tr.p90],
   ['inference', row.infer.imagesPerSec, inf.median, inf.min, inf.p90],
 ]));
-console.log(`peak pool memory ${(row.peakPoolBytes / 2 ** 20).toFixed(0)} MiB | ${dispatchesPerStep} dispatches per training step`);
+console.log(`peak pool memory ${(row.peakPoolBytes / 2 ** 20).toFixed(0)} MiB | per training step: ${dispatchesPerStep} dispatches, ${submitsPerStep} submission(s), ${readsPerStep} read-back(s)`);
 if (breakdown.length) {
   console.log('\nper-kernel time of one training step (timestamp queries):');
   console.log(table(['kernel', 'calls', 'total ms', 'share %', 'GFLOP/s'], breakdown.map((b) => [b.kernel, String(b.calls), b.ms, b.share, b.gflops])));

@@ -3,7 +3,7 @@
 // gradients (kernels write, the engine adds), and frees each node's saved tensors as soon as it ran.
 import { Tensor, fmtShape } from './tensor.js';
 import { isGradEnabled, noGrad } from './scope.js';
-import { addInPlace } from '../ops/accumulate.js';
+import { addInPlace, fillInPlace } from '../ops/accumulate.js';
 import { stream } from '../gpu/stream.js';
 
 export type BackwardFn = (dy: Tensor, saved: Tensor[], needs: boolean[]) => (Tensor | null)[];
@@ -82,7 +82,7 @@ export function backward(root: Tensor, dy?: Tensor): void {
     // The seed is our own copy: gradients may be accumulated in place, and the caller's dy must stay intact.
     let seed: Tensor;
     if (dy) { seed = new Tensor(root.shape, 'f32', undefined, false); stream.copy(dy.buffer, 0, seed.buffer, 0, dy.bytes); }
-    else seed = Tensor.fromArray(new Float32Array(root.size).fill(1), root.shape).keep();
+    else { seed = new Tensor(root.shape, 'f32', undefined, false); fillInPlace(seed, 1); } // seeded by a kernel, not an upload
     grads.set(root.id, seed);
     for (const t of topoOrder(root)) {
       const g = grads.get(t.id);

@@ -15,7 +15,7 @@
 import { Tensor } from '../autograd/tensor.js';
 import { noGrad, tidy } from '../autograd/scope.js';
 import { stream } from '../gpu/stream.js';
-import { l2Normalize, infoNCE, cosineRegressionLoss, affine, add, emaInPlace } from '../ops/index.js';
+import { l2Normalize, infoNCE, cosineRegressionLoss, affine, add, emaInPlace, gatherRows } from '../ops/index.js';
 import { Rng, hashKey } from '../data/index.js';
 import type { Batch } from '../data/index.js';
 import type { Module } from '../nn/module.js';
@@ -56,7 +56,6 @@ export class MocoMethod implements Method {
   /** This step's keys, enqueued after the optimiser step. */
   private lastKeys: Tensor | null = null;
   /** Host scratch for one key group's permuted images (the upload copies it, so it is reused every step). */
-  private groupScratch = new Float32Array(0);
 
   constructor(readonly o: MocoOptions) {
     if (!(o.queue > 0 && o.queue % o.batchSize === 0)) throw new Error(`MoCo: the queue length (${o.queue}) must be a positive multiple of the batch size (${o.batchSize})`);
@@ -97,28 +96,35 @@ export class MocoMethod implements Method {
   hostState(): Record<string, number> { return { queuePtr: this.ptr }; }
   loadHostState(s: Record<string, number>): void { this.ptr = s.queuePtr ?? 0; }
 
-  /** Keys for a batch of views: permuted, encoded in groups, normalised, put back in sample order. */
-  private keys(x: Float32Array, shape: [number, number, number, number], step: number): Tensor {
-    const [n, c, h, w] = shape;
-    const per = c * h * w;
+  /**
+   * Keys for a batch of views (already on the device): permuted, encoded in groups, normalised, put back in
+   * sample order. The permutation's gathers run as kernels (gather_rows), not one copy per sample.
+   */
+  private keys(x: Tensor, step: number): Tensor {
+    const n = x.shape[0]!;
     const g = this.o.keyGroups;
     const perm = Int32Array.from({ length: n }, (_, i) => i);
     const rng = new Rng(hashKey(this.o.seed, 0xb4, step));
     for (let i = n - 1; i > 0; i--) { const j = rng.int(i + 1); const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t; }
-    const k = new Tensor([n, this.o.dim], 'f32', undefined, false);
+    const inverse = new Int32Array(n);
+    perm.forEach((p, i) => { inverse[p] = i; });
     const m = n / g;
-    if (this.groupScratch.length !== m * per) this.groupScratch = new Float32Array(m * per);
-    const xs = this.groupScratch;
-    noGrad(() => {
+    return noGrad(() => tidy(() => {
+      // Keys of the shuffled batch, group after group, then back to sample order.
+      const shuffled = gatherRows(x, perm);
+      const parts: Tensor[] = [];
       for (let gi = 0; gi < g; gi++) {
-        for (let r = 0; r < m; r++) xs.set(x.subarray(perm[gi * m + r]! * per, (perm[gi * m + r]! + 1) * per), r * per);
-        tidy(() => {
-          const kg = l2Normalize(this.key.forward(Tensor.fromArray(xs, [m, c, h, w])));
-          for (let r = 0; r < m; r++) stream.copy(kg.buffer, r * this.o.dim * 4, k.buffer, perm[gi * m + r]! * this.o.dim * 4, this.o.dim * 4);
-        });
+        const xg = g === 1 ? shuffled : gatherRows(shuffled, Int32Array.from({ length: m }, (_, r) => gi * m + r));
+        parts.push(l2Normalize(this.key.forward(xg)));
       }
-    });
-    return k;
+      let all = parts[0]!;
+      if (parts.length > 1) {
+        // The groups' keys one after another: one device copy per group (at most 8).
+        all = Tensor.empty([n, this.o.dim]);
+        parts.forEach((pk, gi) => stream.copy(pk.buffer, 0, all.buffer, gi * m * this.o.dim * 4, m * this.o.dim * 4));
+      }
+      return gatherRows(all, inverse).keep();
+    }));
   }
 
   loss(batch: Batch, step: number): { loss: Tensor; parts?: Record<string, Tensor> } {
@@ -127,7 +133,7 @@ export class MocoMethod implements Method {
     if (!x2 || x1 === x2) throw new Error('MoCo: needs two independent views per sample (views: two)');
     const v1 = Tensor.fromArray(x1, batch.shape), v2 = Tensor.fromArray(x2, batch.shape);
     const q = l2Normalize(this.query.forward(v1));
-    const k = this.keys(x2, batch.shape, step);
+    const k = this.keys(v2, step);
     this.lastKeys?.dispose();
     this.lastKeys = k.keep();
     const nce = infoNCE(q, k, this.queue, this.o.temperature, this.zeros);
@@ -147,7 +153,7 @@ export class MocoMethod implements Method {
     for (const [k, q] of this.pairs) emaInPlace(k, q, this.o.momentum);
     // Enqueue this step's keys (computed before the update, as in MoCo), overwriting the oldest.
     const k = this.lastKeys!;
-    stream.copy(k.buffer, 0, this.queue.buffer, this.ptr * this.o.dim * 4, k.size * 4);
+    stream.copy(k.buffer, 0, this.queue.buffer, this.ptr * this.o.dim * 4, k.size * 4); // one copy per step
     this.ptr = (this.ptr + this.o.batchSize) % this.o.queue;
     k.dispose();
     this.lastKeys = null;

@@ -139,6 +139,13 @@ class Stream {
   /** Device-to-host reads and their bytes (benches check a training step reads back only its loss). */
   reads = 0;
   readBytes = 0;
+  /** Host-to-device uploads, staged into the open encoder (no submission of their own). */
+  uploads = 0;
+  uploadBytes = 0;
+  // Upload staging buffers, destroyed once the submission that copies from them is queued.
+  private staged: GPUBuffer[] = [];
+  // Reads recorded into the open encoder, mapped once it is submitted.
+  private afterFlush: (() => void)[] = [];
   // Profiling: one pass per dispatch with timestamps, labelled by kernel.
   private profiling = false;
   private querySet: GPUQuerySet | null = null;
@@ -247,6 +254,9 @@ class Stream {
     this.encoder = null;
     this.chunk = 0;
     this.offset = 0;
+    // Staging buffers can go: Dawn keeps them alive until the copies that read them have run.
+    for (const b of this.staged.splice(0)) b.destroy();
+    for (const f of this.afterFlush.splice(0)) f();
   }
 
   /** Flush, wait for the device, and throw any error Dawn reported meanwhile. */
@@ -287,17 +297,51 @@ class Stream {
     }
   }
 
-  /** Host to device. Pending dispatches are submitted first, so queue order matches program order. */
+  /**
+   * Host to device, staged into the open encoder: the data goes into a mapped staging buffer now and a copy is
+   * recorded in program order, so nothing is submitted (a training step's batch upload rides in its one
+   * submission) and a dispatch recorded earlier still sees the buffer's earlier contents.
+   */
   write(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): void {
-    this.flush();
-    // Dawn takes only ArrayBuffer-backed data: batches from worker threads live in SharedArrayBuffers.
-    if (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) {
-      const copy = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
-      copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      gpuContext().device.queue.writeBuffer(dst, dstOffset, copy.buffer, 0, copy.byteLength);
-      return;
-    }
-    gpuContext().device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+    const bytes = Math.ceil(data.byteLength / 4) * 4;
+    if (bytes === 0) return;
+    const staging = gpuContext().device.createBuffer({ size: bytes, usage: USAGE.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+    // SharedArrayBuffer views (worker batches) copy like any other.
+    new Uint8Array(staging.getMappedRange(0, bytes)).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.endPass().copyBufferToBuffer(staging, 0, dst, dstOffset, bytes);
+    this.staged.push(staging);
+    this.uploads++;
+    this.uploadBytes += bytes;
+  }
+
+  /**
+   * Device to host without waiting: the copies are recorded into the open encoder now, and the promise resolves
+   * with the values once the submission that holds them has run. A training step reads its loss this way and
+   * looks at it one step later, so the device never idles while the host waits.
+   */
+  readLater(srcs: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+    const sizes = srcs.map((x) => Math.ceil(x.bytes / 4) * 4);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    this.reads++;
+    this.readBytes += srcs.reduce((a, x) => a + x.bytes, 0);
+    const staging = pool.acquire(Math.max(4, total), USAGE.MAP_READ | USAGE.COPY_DST);
+    const enc = this.endPass();
+    let off = 0;
+    srcs.forEach((x, i) => { if (sizes[i]) enc.copyBufferToBuffer(x.buffer, 0, staging, off, sizes[i]!); off += sizes[i]!; });
+    return new Promise((resolve, reject) => {
+      this.afterFlush.push(() => {
+        staging.mapAsync(0x1 /* READ */, 0, Math.max(4, total)).then(() => {
+          const all = staging.getMappedRange(0, Math.max(4, total));
+          let o = 0;
+          const out = srcs.map((x, i) => { const b = all.slice(o, o + x.bytes); o += sizes[i]!; return b; });
+          staging.unmap();
+          pool.release(staging);
+          const errs = takeGpuErrors();
+          if (errs.length) reject(new Error(errs.join('\n'))); else resolve(out);
+        }, (e) => { pool.release(staging); reject(e); });
+      });
+    });
   }
 
   /** Per-kernel timing via timestamp queries (one pass per dispatch while on). Returns false without the feature. */
@@ -336,6 +380,8 @@ class Stream {
   reset(): void {
     this.encoder = null;
     this.pass = null;
+    for (const b of this.staged.splice(0)) b.destroy();
+    this.afterFlush = [];
     for (const c of this.chunks) c.buf.destroy();
     this.chunks = [];
     this.chunk = 0;

@@ -27,3 +27,18 @@ export function concatCols(a: Tensor, b: Tensor): Tensor {
   ]);
   return out;
 }
+
+/**
+ * out[r] = x[idx[r]] for the rows of a [n, ...] tensor (no tape). `idx` holds row numbers of x; it is uploaded
+ * into the open encoder, so a gather costs no submission of its own.
+ */
+export function gatherRows(x: Tensor, idx: Int32Array): Tensor {
+  const n = x.shape[0]!;
+  const cols = x.size / Math.max(1, n);
+  for (const i of idx) if (!(i >= 0 && i < n)) throw opError('gatherRows', `row index ${i} outside [0, ${n}) of ${x.label()}`);
+  const out = Tensor.empty([idx.length, ...x.shape.slice(1)]);
+  const it = Tensor.fromArray(idx, [idx.length], 'i32');
+  stream.dispatch('gather_rows', { params: { rows: idx.length, cols }, bind: { x, idx: it, out }, grid: gridFor('gather_rows', idx.length * cols), cost: { bytes: 8 * idx.length * cols } });
+  it.dispose();
+  return out;
+}

@@ -250,6 +250,27 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
   const t0 = performance.now();
   const startStep = step;
   try {
+    // Step s's loss is read one step late: step s+1 is recorded and submitted (one submission per step) before
+    // the host waits for it, so the device never idles on the read. The log, the progress line and the NaN stop
+    // still see every step, in order; before a checkpoint the pending step is settled first.
+    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<ArrayBuffer[]> } | null = null;
+    const settle = async () => {
+      if (!pending) return;
+      const p = pending;
+      pending = null;
+      const vals = (await p.values).map((b) => new Float32Array(b)[0]!);
+      const v = vals[0]!;
+      if (!Number.isFinite(v)) {
+        stopped = 'nan';
+        throw new NonFiniteLossError(`the loss became ${v} at step ${p.step} (lr ${p.lr.toExponential(3)}); stopping. ${howToContinue(p.step)} If a smaller --lr does not help, check the data.`);
+      }
+      losses.push(v);
+      const rec: Record<string, number> = { step: p.step, epoch: p.epoch, loss: v, lr: p.lr };
+      p.names.forEach((k, i) => { rec[k] = vals[i + 1]!; });
+      try { appendFileSync(logPath, `${JSON.stringify(rec)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
+      prog?.update({ step: p.step, total: cfg.steps, epoch: p.epoch, loss: v, lr: p.lr });
+      run.onStep?.(p.step, v);
+    };
     outer: while (step < cfg.steps) {
       const epoch = Math.floor(step / perEpoch);
       for await (const batch of loader.epoch(epoch, { startBatch: step % perEpoch })) {
@@ -262,28 +283,23 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         opt.step();
         opt.zeroGrad();
         method.afterStep(batch, step);
-        const partNames = Object.keys(parts ?? {});
-        const vals = await Promise.all([loss.item(), ...partNames.map((k) => parts![k]!.item())]);
+        const names = Object.keys(parts ?? {});
+        const values = stream.readLater([loss, ...names.map((k) => parts![k]!)].map((t) => ({ buffer: t.buffer, bytes: 4 })));
         loss.dispose();
         for (const p of Object.values(parts ?? {})) p.dispose();
-        const v = vals[0]!;
-        if (!Number.isFinite(v)) {
-          stopped = 'nan';
-          throw new NonFiniteLossError(`the loss became ${v} at step ${step + 1} (lr ${lr.toExponential(3)}); stopping. ${howToContinue(step + 1)} If a smaller --lr does not help, check the data.`);
-        }
+        stream.flush();
+        await settle();
         step++;
-        losses.push(v);
-        const rec: Record<string, number> = { step, epoch, loss: v, lr };
-        partNames.forEach((k, i) => { rec[k] = vals[i + 1]!; });
-        try { appendFileSync(logPath, `${JSON.stringify(rec)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
-        prog?.update({ step, total: cfg.steps, epoch, loss: v, lr });
-        run.onStep?.(step, v);
+        pending = { step, epoch, lr, names, values };
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
+        const due = cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps;
+        if (interrupted || due || step >= cfg.steps) await settle();
         if (interrupted) { await save(step); stopped = 'interrupted'; break outer; }
-        if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps) await save(step);
+        if (due) await save(step);
         if (step >= cfg.steps) break outer;
       }
     }
+    await settle();
     if (stopped === 'done') await save(step);
   } finally {
     prog?.done();

@@ -49,9 +49,12 @@ for (const [name, cmd, extra] of [
     if ('teachers' in r) for (const t of (r as Awaited<ReturnType<typeof runDistill>>).teachers) t.encoder.dispose();
     const values = [...rec.seen.values()];
     assert.is(values.length, 196);
+    // The only thing that may differ between steps is whether the next step's 256-byte loss read is still in
+    // flight when the callback runs (the loss is read one step late); a leak would grow step after step.
     const first = values[0]!;
-    const worst = Math.max(...values.map((v) => Math.abs(v - first)));
-    assert.is(worst, 0, `${name}: bytes in use moved by up to ${worst} over 200 steps (step 5: ${first}, step 200: ${values[values.length - 1]})`);
+    const spread = Math.max(...values) - Math.min(...values);
+    assert.ok(spread <= 256, `${name}: bytes in use moved by ${spread} over 200 steps (step 5: ${first}, step 200: ${values[values.length - 1]})`);
+    assert.ok(Math.max(...values.slice(-20)) <= Math.max(...values.slice(0, 20)), `${name}: bytes in use grew over the run`);
   });
 }
 
