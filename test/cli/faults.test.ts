@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 
@@ -19,6 +19,8 @@ const STEPS = 30;
 const args = (out: string, more: string[]) => [cli, 'distill', '--teacher', TEACHER, '--preset', 'fmnist', '--size', '16', '--batch', '16', '--train-subset', '96',
   '--workers', '0', '--quiet', '--width', '0.125', '--steps', String(STEPS), '--ckpt-every', '1', '--seed', '7', '--out', out, ...more];
 const logLines = (out: string) => (existsSync(join(out, 'log.jsonl')) ? readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).length : 0);
+/** Whether this run has appended a step to the log since `t0` (it has then started up and swept the dead writer's temporaries). */
+const loggedSince = (out: string, t0: number) => existsSync(join(out, 'log.jsonl')) && statSync(join(out, 'log.jsonl')).mtimeMs >= t0;
 const temporaries = (out: string) => (existsSync(out) ? readdirSync(out).filter((n) => /\.tmp(-\d+-[0-9a-f]+)?$/.test(n)) : []);
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,13 +44,13 @@ test('twelve SIGKILLs at random moments: checkpoints always load, no stray tempo
   let lastDead: number | null = null;
   while (kills < 12) {
     const more = existsSync(join(out, 'checkpoint.safetensors')) ? ['--resume'] : existsSync(out) ? ['--overwrite'] : [];
+    const t0 = Date.now();
     const child = spawn(process.execPath, args(out, more), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const closed = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
     // Kill once the run has logged a few more steps (or, now and then, while it is still starting up).
     const target = logLines(out) + Math.floor(rand() * 4);
-    const t0 = Date.now();
     let finished = false;
     while (logLines(out) < target && Date.now() - t0 < 60_000) {
       if (child.exitCode !== null) { finished = true; break; }
@@ -57,7 +59,7 @@ test('twelve SIGKILLs at random moments: checkpoints always load, no stray tempo
     if (lastDead !== null) {
       // The previous (killed) run's temporaries are gone once this run has started.
       const stale = temporaries(out).filter((n) => n.includes(`.tmp-${lastDead}-`) || n.endsWith('.tmp'));
-      if (logLines(out) >= target && target > 0) assert.equal(stale, [], `temporaries of dead pid ${lastDead} left: ${stale.join(', ')}`);
+      if (loggedSince(out, t0)) assert.equal(stale, [], `temporaries of dead pid ${lastDead} left: ${stale.join(', ')}`);
     }
     if (finished || child.exitCode !== null) break; // the run reached its end before the kill
     await new Promise((res) => setTimeout(res, Math.floor(rand() * 60)));
