@@ -67,8 +67,9 @@ export async function timeKernels(record: () => void, reps = 3): Promise<Map<str
   return new Map(stream.timings);
 }
 
+/** Append rows to bench/results/<file>, or to $SIMREG_BENCH_OUT/<file> when set (bench/gpu-check.sh collects there). */
 export function appendJsonl(file: string, rows: Record<string, unknown>[]): string {
-  const path = join(root, 'bench', 'results', file);
+  const path = join(process.env.SIMREG_BENCH_OUT || join(root, 'bench', 'results'), file);
   mkdirSync(dirname(path), { recursive: true });
   appendFileSync(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return path;

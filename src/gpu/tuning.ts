@@ -6,9 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { gpuContext } from './device.js';
 import type { Overrides } from './stream.js';
 
+export interface PreferRule { variant: string; when: Record<string, { min?: number; max?: number }>; why?: string }
+
 export interface AdapterTuning {
   /** Variant order per family (best first): selection tries these first, then the family's declared order. */
   variants?: Record<string, string[]>;
+  /**
+   * Shape-dependent preferences per family, tried before `variants`: the first rule whose bounds all hold for the
+   * geometry's numeric fields (inclusive min/max) puts its variant first. For choices a single order cannot make,
+   * e.g. a variant that wins only on many channels.
+   */
+  prefer?: Record<string, PreferRule[]>;
   /** Overrides per kernel name. */
   overrides: Record<string, Overrides>;
   /** Launcher choices that are not WGSL overrides (e.g. split-K factors); -1 means "choose by shape". */
@@ -22,6 +30,14 @@ const LLVMPIPE: AdapterTuning = {
     gemm_sg_v4: { WG: 8 },
     conv2d_fwd_igemm: { WG: 8 },
   },
+  // Winograd F(2x2,3x3) against the implicit GEMM, stride-1 3x3 layers of ResNet-18 at batch 32, minimum of 3 runs
+  // (ms, igemm / winograd; bench/kernels.mjs --sweep prints the same per shape): forward C64 32x32 159 / 212,
+  // C128 16x16 184 / 158, C256 8x8 123 / 128, C512 4x4 160 / 95; input gradient 179 / 210, 177 / 160, 162 / 97,
+  // 161 / 117. In the whole model the per-layer gains did not survive its three extra dispatches per layer:
+  // ResNet-18 32x32 batch 32 (node bench/resnet18.mjs --steps 3, two interleaved rounds) trained at 2.90 / 2.86
+  // images/s preferring it (forward from 512 channels, input gradient from 256) against 3.03 / 3.03 without, with
+  // 362 against 354 MiB peak memory. So it is not preferred here; a tuning file can (prefer: {...}, see README).
+  prefer: {},
   // Splitting the weight-gradient reduction over images gave no gain here (nsplit 1 / 8 / 32: 22.6 / 21.6 /
   // 19.7 GFLOP/s on the bench shape): two cores are busy without it.
   knobs: { 'conv2d_bwd_weight.nsplit': 1 },
@@ -54,7 +70,7 @@ export function isSoftwareAdapter(): boolean {
 export function tuning(): AdapterTuning {
   if (active) return active;
   const base = isSoftwareAdapter() ? LLVMPIPE : GENERIC_GPU;
-  active = { variants: { ...base.variants }, overrides: { ...base.overrides }, knobs: { ...base.knobs } };
+  active = { variants: { ...base.variants }, prefer: { ...base.prefer }, overrides: { ...base.overrides }, knobs: { ...base.knobs } };
   const file = tuningFile();
   if (existsSync(file)) {
     try {
@@ -63,6 +79,13 @@ export function tuning(): AdapterTuning {
       for (const [k, v] of Object.entries(j.variants ?? {})) {
         if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`variants.${k} must be a list of variant names`);
         active.variants![k] = v;
+      }
+      for (const [k, v] of Object.entries(j.prefer ?? {})) {
+        const bound = (b: unknown) => typeof b === 'object' && b !== null && Object.entries(b).every(([n, x]) => (n === 'min' || n === 'max') && typeof x === 'number');
+        if (!Array.isArray(v) || v.some((r) => typeof r?.variant !== 'string' || typeof r.when !== 'object' || r.when === null || !Object.values(r.when).every(bound))) {
+          throw new Error(`prefer.${k} must be a list of {variant, when: {field: {min, max}}}`);
+        }
+        active.prefer![k] = v;
       }
       Object.assign(active.knobs!, j.knobs ?? {});
     } catch (e) {
@@ -119,4 +142,19 @@ export function knob(name: string, fallback: number): number {
 export function setKnob(name: string, v: number): void {
   const t = tuning();
   t.knobs = { ...t.knobs, [name]: v };
+}
+
+/** true when every bound of `rule` holds for the numeric fields of `g` (a missing field fails the rule). */
+/** Replaces the shape rules of one family (tests and tuning experiments); an empty list removes them. */
+export function setPrefer(family: string, rules: PreferRule[]): void {
+  const t = tuning();
+  t.prefer = { ...t.prefer, [family]: rules };
+}
+
+export function ruleHolds(rule: PreferRule, g: unknown): boolean {
+  const rec = g as Record<string, unknown>;
+  return Object.entries(rule.when).every(([field, b]) => {
+    const v = rec?.[field];
+    return typeof v === 'number' && (b.min === undefined || v >= b.min) && (b.max === undefined || v <= b.max);
+  });
 }

@@ -9,7 +9,7 @@ import { kernels, type KernelName } from '../gen/kernels.gen.js';
 import type { KernelSpec } from './spec.js';
 import { gpuContext } from './device.js';
 import { workgroupSize, type Grid, type Overrides } from './stream.js';
-import { tuned, tuning } from './tuning.js';
+import { tuned, tuning, ruleHolds } from './tuning.js';
 
 export interface Requirements {
   /** Optional device features needed beyond the kernels' own `enable` directives (those are added automatically). */
@@ -118,9 +118,14 @@ export class Family<G, A> {
     return this.forced;
   }
 
-  /** Variants in selection order: the tuning table's order for this family first, then the declared order. */
-  order(): Variant<G, A>[] {
-    const pref = tuning().variants?.[this.name] ?? [];
+  /**
+   * Variants in selection order: with a geometry, the variants of the tuning table's shape rules that hold for it
+   * (`prefer`); then the table's order for this family; then the declared order.
+   */
+  order(g?: G): Variant<G, A>[] {
+    const t = tuning();
+    const rules = g === undefined ? [] : (t.prefer?.[this.name] ?? []).filter((r) => ruleHolds(r, g)).map((r) => r.variant);
+    const pref = [...rules, ...(t.variants?.[this.name] ?? [])];
     const out: Variant<G, A>[] = [];
     for (const n of pref) { const v = this.variants.find((x) => x.name === n); if (v && !out.includes(v)) out.push(v); }
     for (const v of this.variants) if (!out.includes(v)) out.push(v);
@@ -129,7 +134,7 @@ export class Family<G, A> {
 
   /** Each variant in selection order with `true` or the reason it cannot run `g` here. */
   explain(g: G, caps: AdapterCaps = adapterCaps()): Choice<G, A>[] {
-    return this.order().map((v) => {
+    return this.order(g).map((v) => {
       const s = supports(v as Variant<never, never>, caps);
       return { variant: v, why: s === true ? v.fits(g) : s };
     });

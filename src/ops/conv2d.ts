@@ -6,6 +6,7 @@ import { Tensor, fmtShape } from '../autograd/tensor.js';
 import { record } from '../autograd/tape.js';
 import { noGrad } from '../autograd/scope.js';
 import { stream, gridFor, workgroupSize, type DispatchArgs, type Grid, type Overrides } from '../gpu/stream.js';
+import { gpuContext } from '../gpu/device.js';
 import { tuned, knob } from '../gpu/tuning.js';
 import { Family, type Variant, type AdapterCaps } from '../gpu/variants.js';
 import { kernels, type KernelName } from '../gen/kernels.gen.js';
@@ -85,6 +86,61 @@ const gemm1x1Grid = (gg: GemmGeom): Grid => {
 const fwdGemm = (g: ConvGeom): GemmGeom => gemmGeom({ a: null!, b: null!, c: null!, m: g.k, n: g.h * g.w, k: g.c, batch: g.n, strideA: 0, strideB: g.c * g.h * g.w, strideC: g.k * g.h * g.w });
 const dataGemm = (g: ConvGeom): GemmGeom => gemmGeom({ a: null!, b: null!, c: null!, m: g.c, n: g.ho * g.wo, k: g.k, transA: true, batch: g.n, strideA: 0, strideB: g.k * g.ho * g.wo, strideC: g.c * g.ho * g.wo });
 
+// ---- Winograd F(2x2, 3x3) ----------------------------------------------------------------------------------
+// A stride-1 3x3 convolution as 16 GEMMs over 2x2 output tiles: U = G g G^T per filter, V = B^T d B per 4x4
+// input patch, M[e] = U[e] V[e] (one batched GEMM, 16 matrices), Y = A^T M A per tile. 2.25x fewer
+// multiplications than the direct sum; the transforms are elementwise passes. Rounding differs from the direct
+// sum (the transforms add and halve): the tests allow for it. The input gradient is the same computation on dy
+// with the filter rotated 180 degrees and transposed, and padding 2 - p.
+
+const winoShape = (g: ConvGeom): true | string =>
+  g.groups !== 1 ? `groups ${g.groups}` : g.kh !== 3 || g.kw !== 3 ? `a ${g.kh}x${g.kw} kernel (Winograd F(2x2,3x3) takes 3x3)` :
+    g.sh !== 1 || g.sw !== 1 ? `stride ${g.sh}x${g.sw} (Winograd takes stride 1)` : g.ph !== g.pw ? 'unequal padding' : true;
+
+/**
+ * One Winograd convolution of `src` [N, cin, h, w] with the 3x3 filters `w` into `dst` [N, cout, oh, ow], stride 1
+ * and padding `pad`; `flip` = the input gradient (w is [cin', cout', 3, 3] of the forward layer, used rotated and
+ * transposed). Images go in chunks and output channels in blocks, so that each temporary (transformed inputs,
+ * filters, products) stays within the binding limit and within the `conv2d.winograd.chunk_floats` knob: the
+ * temporaries add little to peak memory, and the GEMMs stay wide (N = the chunk's tiles).
+ */
+function winograd(src: Tensor, w: Tensor, flip: boolean, dst: Tensor, bias: Tensor | null, n: number, cin: number, h: number, w_: number, cout: number, oh: number, ow: number, pad: number): void {
+  const th = Math.ceil(oh / 2), tw = Math.ceil(ow / 2), per = th * tw;
+  const cap = Math.min((gpuContext().limits.maxStorageBufferBindingSize ?? 2 ** 27) / 4, knob('conv2d.winograd.chunk_floats', 2 ** 20));
+  const nimg = Math.max(1, Math.min(n, Math.floor(cap / (16 * Math.max(cin, cout) * per + 4))));
+  const kb = Math.max(1, Math.min(cout, Math.floor(cap / (16 * cin))));
+  const filters = (r0: number, rb: number) => {
+    const u = Tensor.empty([16, rb, cin]);
+    // forward: w is [cout, cin, 3, 3]; input gradient: w is [cin, cout, 3, 3] (K = cin here, C = cout).
+    const [K, C] = flip ? [cin, cout] : [cout, cin];
+    stream.dispatch('wino_weight', { params: { K, C, flip: flip ? 1 : 0, r0, rb }, bind: { w, u }, grid: gridFor('wino_weight', rb * cin), cost: { flops: 28 * rb * cin, bytes: 4 * 25 * rb * cin } });
+    return u;
+  };
+  const whole = kb >= cout ? filters(0, cout) : null;
+  for (let n0 = 0; n0 < n; n0 += nimg) {
+    const T = Math.min(nimg, n - n0) * per, Tp = Math.ceil(T / 4) * 4;
+    const v = Tensor.empty([16, cin, Tp]);
+    stream.dispatch('wino_input', {
+      params: { C: cin, H: h, W: w_, pad, tiles_h: th, tiles_w: tw, n0, T, Tp }, bind: { x: src, v }, grid: gridFor('wino_input', cin * Tp),
+      cost: { flops: 32 * cin * T, bytes: 4 * 32 * cin * T },
+    });
+    for (let k0 = 0; k0 < cout; k0 += kb) {
+      const rb = Math.min(kb, cout - k0);
+      const u = whole ?? filters(k0, rb);
+      const m = Tensor.empty([16, rb, Tp]);
+      gemm({ a: u, b: v, c: m, m: rb, n: Tp, k: cin, batch: 16, strideA: rb * cin, strideB: cin * Tp, strideC: rb * Tp });
+      if (!whole) u.dispose();
+      stream.dispatch('wino_output', {
+        params: { K: cout, Ho: oh, Wo: ow, tiles_h: th, tiles_w: tw, n0, T, Tp, use_bias: bias ? 1 : 0, k0, kb: rb }, bind: { m, bias: bias ?? dummyTensor(), y: dst },
+        grid: gridFor('wino_output', rb * T), cost: { flops: 24 * rb * T, bytes: 4 * 20 * rb * T },
+      });
+      m.dispose();
+    }
+    v.dispose();
+  }
+  whole?.dispose();
+}
+
 // ---- forward ------------------------------------------------------------------------------------------------
 
 const fwdIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm', ov)[0]);
@@ -111,6 +167,14 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
         bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
         cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
       });
+    },
+  },
+  {
+    // Stride-1 3x3: Winograd F(2x2, 3x3), 2.25x fewer multiplications (the GEMMs go through the gemm family).
+    name: 'winograd', kernels: ['wino_input', 'wino_weight', 'wino_output'], fits: winoShape,
+    grid: (g, ov) => gridFor('wino_input', g.c * Math.ceil(Math.ceil(g.ho / 2) * Math.ceil(g.wo / 2) * g.n / 4) * 4, ov),
+    run: (g, t) => {
+      winograd(t.x, t.w, false, t.y, t.bias, g.n, g.c, g.h, g.w, g.k, g.ho, g.wo, g.ph);
     },
   },
   {
@@ -229,6 +293,16 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
       const src = dilate(t.dy, g);
       dataIgemm({ ...g, ho: (g.ho - 1) * g.sh + 1, wo: (g.wo - 1) * g.sw + 1, sh: 1, sw: 1 }, src, t.w, t.dx, ov);
       src.dispose();
+    },
+  },
+  {
+    // Stride-1 3x3: the input gradient is a forward convolution of dy with the rotated, transposed filter and
+    // padding 2 - p, done by Winograd F(2x2, 3x3).
+    name: 'winograd', kernels: ['wino_input', 'wino_weight', 'wino_output'],
+    fits: (g) => both(winoShape(g), g.ph <= 2 ? true : `padding ${g.ph} > 2`),
+    grid: (g, ov) => gridFor('wino_input', g.k * Math.ceil(Math.ceil(g.h / 2) * Math.ceil(g.w / 2) * g.n / 4) * 4, ov),
+    run: (g, t) => {
+      winograd(t.dy, t.w, true, t.dx, null, g.n, g.k, g.ho, g.wo, g.c, g.h, g.w, 2 - g.ph);
     },
   },
   {

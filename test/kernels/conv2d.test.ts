@@ -8,6 +8,7 @@ import * as R from '../../src/ref/index.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { conv2dRaw, convGeometry, convFwdFamily, convDataFamily, convWeightFamily, type ConvGeom } from '../../src/ops/conv2d.js';
 import { lastVariant, supports, adapterCaps, type Family } from '../../src/gpu/variants.js';
+import { knob, setKnob, setPrefer, tuning } from '../../src/gpu/tuning.js';
 import { setupGpu, teardownGpu, assertClose, toHost } from '../helpers/gpu.js';
 import { Rng } from '../helpers/rng.js';
 
@@ -83,6 +84,10 @@ async function eachFit<G>(fam: Family<G, unknown>, name: string, geom: (p: Prepa
 }
 
 // Tolerances: float32 sums of K products of unit normals: 3e-6 * K covers sqrt(K) * 2^-24 * sum|terms| comfortably.
+// Winograd F(2x2,3x3) rounds differently (each product is of transformed values, sums of up to 4 inputs and of
+// halves of filter sums, and the output transform adds 9 products' worth): its error grows like the direct sum's
+// times a small constant, inside the same bound. The test below compares it with the direct kernel at K = 1152:
+// there Winograd is the more accurate one (its GEMMs sum 128 terms, then 16 transformed products).
 for (const v of convFwdFamily.variants) {
   test(`conv2d.fwd/${v.name} vs twin on every case it fits (with and without bias)`, async () => {
     let n = 0;
@@ -124,12 +129,79 @@ for (const v of convWeightFamily.variants) {
   });
 }
 
+test('conv2d winograd: image chunks and channel blocks (a small chunk knob) agree with the twin, forward and input gradient', async () => {
+  const saved = knob('conv2d.winograd.chunk_floats', 2 ** 20);
+  // 16 * 24 * 16 tiles per image = 6144 floats of transformed input per image: chunks of 2 images and blocks of
+  // 10 output channels (16 * 24 * 10 = 3840 floats) with a cap of 4000 floats.
+  setKnob('conv2d.winograd.chunk_floats', 4000);
+  convFwdFamily.force('winograd');
+  convDataFamily.force('winograd');
+  try {
+    for (const q of [{ n: 5, c: 24, h: 7, w: 8, k: 24, kh: 3, s: 1, p: 1 }, { n: 3, c: 24, h: 6, w: 6, k: 13, kh: 3, s: 1, p: 0 }]) {
+      const p = prepare(q);
+      const y = Tensor.empty([q.n, q.k, p.g.ho, p.g.wo]), dx = Tensor.empty([q.n, q.c, q.h, q.w]);
+      conv2dRaw.forward(p.xt, p.wt, p.bt, y, p.g);
+      assert.is(lastVariant('conv2d.fwd'), 'winograd');
+      assertClose(`fwd/winograd chunked ${label(q)}`, await toHost(y), R.conv2dFwd(p.x, p.w, p.b, p.s), 3e-6 * q.c * 9 + 1e-6, 1e-4);
+      conv2dRaw.backwardData(p.dyt, p.wt, dx, p.g);
+      assert.is(lastVariant('conv2d.bwd_data'), 'winograd');
+      assertClose(`bwd data/winograd chunked ${label(q)}`, await toHost(dx), R.conv2dBwdData(p.dy, p.w, p.s), 3e-6 * q.k * 9 + 1e-6, 1e-4);
+      y.dispose(); dx.dispose(); release(p);
+    }
+  } finally {
+    setKnob('conv2d.winograd.chunk_floats', saved);
+    convFwdFamily.force(null);
+    convDataFamily.force(null);
+  }
+});
+
+test('conv2d winograd: its rounding error at 128 channels stays within 4x that of the direct kernel', async () => {
+  const q = { n: 2, c: 128, h: 8, w: 8, k: 128, kh: 3, s: 1, p: 1 };
+  const p = prepare(q);
+  const want = R.conv2dFwd(p.x, p.w, null, p.s), wantDx = R.conv2dBwdData(p.dy, p.w, p.s);
+  const err: Record<string, [number, number]> = {};
+  try {
+    for (const v of ['direct', 'winograd']) {
+      convFwdFamily.force(v);
+      convDataFamily.force(v);
+      const y = Tensor.empty([q.n, q.k, 8, 8]), dx = Tensor.empty([q.n, q.c, 8, 8]);
+      conv2dRaw.forward(p.xt, p.wt, null, y, p.g);
+      conv2dRaw.backwardData(p.dyt, p.wt, dx, p.g);
+      const tol = 3e-6 * q.c * 9 + 1e-6;
+      err[v] = [assertClose(`fwd/${v}`, await toHost(y), want, tol, 1e-4).maxAbs, assertClose(`bwd data/${v}`, await toHost(dx), wantDx, tol, 1e-4).maxAbs];
+      y.dispose(); dx.dispose();
+    }
+  } finally {
+    convFwdFamily.force(null);
+    convDataFamily.force(null);
+    release(p);
+  }
+  console.log(`# max abs error at K = 1152: direct fwd ${err.direct![0].toExponential(2)} data ${err.direct![1].toExponential(2)}; winograd fwd ${err.winograd![0].toExponential(2)} data ${err.winograd![1].toExponential(2)}`);
+  assert.ok(err.winograd![0] <= 4 * err.direct![0] && err.winograd![1] <= 4 * err.direct![1], JSON.stringify(err));
+});
+
+test('conv2d: a tuning table\'s shape rule puts its variant first only where its bounds hold', () => {
+  const saved = tuning().prefer?.['conv2d.fwd'] ?? [];
+  setPrefer('conv2d.fwd', [{ variant: 'winograd', when: { c: { min: 24 }, k: { min: 24, max: 64 } } }]);
+  try {
+    const big = prepare({ n: 2, c: 24, h: 6, w: 6, k: 24, kh: 3, s: 1, p: 1 });
+    const small = prepare({ n: 2, c: 8, h: 6, w: 6, k: 24, kh: 3, s: 1, p: 1 });
+    const wide = prepare({ n: 1, c: 24, h: 4, w: 4, k: 72, kh: 3, s: 1, p: 1 });
+    assert.is(convFwdFamily.choose({ ...big.g, bias: false }).name, 'winograd');
+    assert.is.not(convFwdFamily.choose({ ...small.g, bias: false }).name, 'winograd', 'c below the rule\'s min');
+    assert.is.not(convFwdFamily.choose({ ...wide.g, bias: false }).name, 'winograd', 'k above the rule\'s max');
+    assert.is(convFwdFamily.order({ ...big.g, bias: false })[0]!.name, 'winograd');
+    assert.is.not(convFwdFamily.order()[0]!.name, 'winograd', 'without a geometry no rule applies');
+    release(big); release(small); release(wide);
+  } finally { setPrefer('conv2d.fwd', saved); }
+});
+
 test('conv2d: the chosen variants are the first runnable ones that fit, and forcing a misfit names the reason', () => {
   const caps = adapterCaps();
   for (const fam of [convDataFamily, convWeightFamily] as Family<ConvGeom, unknown>[]) {
     for (const q of cases) {
       const p = prepare(q);
-      const want = fam.order().find((v) => supports(v as never, caps) === true && v.fits(p.g) === true)!;
+      const want = fam.order(p.g).find((v) => supports(v as never, caps) === true && v.fits(p.g) === true)!;
       assert.is(fam.choose(p.g).name, want.name, `${fam.name} ${label(q)}`);
       release(p);
     }
