@@ -3,6 +3,7 @@
 # tests (SwiftShader, from Debian's chromium packages: chromium-common), and the Fashion-MNIST data set.
 # Idempotent: exits quickly when everything is already present.
 # Only acts on Debian/Ubuntu as root; elsewhere prints the command to run and changes nothing.
+#   --slurm   also Slurm and MUNGE (slurm-wlm, munge): the one-node cluster of the Slurm test (scripts/slurm-local.sh)
 set -euo pipefail
 
 DATA_DIR=/usr/share/datasets/fashion-mnist
@@ -10,6 +11,14 @@ SWIFTSHADER_ICD=/usr/lib/chromium/vk_swiftshader_icd.json
 need_driver=0
 need_data=0
 need_swiftshader=0
+need_slurm=0
+want_slurm=0
+for a in "$@"; do
+  case "$a" in
+    --slurm) want_slurm=1 ;;
+    *) echo "simreg setup: unknown argument $a (--slurm)" >&2; exit 2 ;;
+  esac
+done
 
 have_vulkan_driver() {
   # A vendor ICD (e.g. NVIDIA's) is enough. Mesa's ICDs (lavapipe among them) must come from
@@ -40,7 +49,11 @@ if command -v dpkg-query >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' libvu
   need_driver=1
 fi
 
-if [ "$need_driver" = 0 ] && [ "$need_data" = 0 ] && [ "$need_swiftshader" = 0 ]; then
+if [ "$want_slurm" = 1 ] && ! { command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged; } >/dev/null 2>&1; then
+  need_slurm=1
+fi
+
+if [ "$need_driver" = 0 ] && [ "$need_data" = 0 ] && [ "$need_swiftshader" = 0 ] && [ "$need_slurm" = 0 ]; then
   exit 0
 fi
 
@@ -60,6 +73,7 @@ if [ "$need_driver" = 1 ]; then
 fi
 [ "$need_data" = 1 ] && pkgs+=(dataset-fashion-mnist)
 [ "$need_swiftshader" = 1 ] && pkgs+=(chromium-common)
+[ "$need_slurm" = 1 ] && pkgs+=(slurm-wlm munge)
 
 explain() {
   echo "simreg setup: missing: ${pkgs[*]}" >&2
@@ -69,6 +83,7 @@ explain() {
     echo "    apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1" >&2
     [ "$need_data" = 1 ] && echo "    apt-get install -y dataset-fashion-mnist" >&2
     [ "$need_swiftshader" = 1 ] && echo "    apt-get install -y --no-install-recommends chromium-common   # SwiftShader, the second test adapter" >&2
+    [ "$need_slurm" = 1 ] && echo "    apt-get install -y --no-install-recommends slurm-wlm munge   # the Slurm test's one-node cluster" >&2
   elif [ "${distro:-}" = debian ] || [ "${distro:-}" = ubuntu ]; then
     echo "  run as root: apt-get update && apt-get install -y ${pkgs[*]}" >&2
   else
@@ -115,5 +130,9 @@ if [ "$need_swiftshader" = 1 ]; then
   # SwiftShader ships in chromium-common, the part of Debian's chromium that holds its Vulkan driver: the browser
   # itself is not needed (nor started), and --no-install-recommends keeps the install small.
   apt-get install -y -qq --no-install-recommends chromium-common >&2
+fi
+if [ "$need_slurm" = 1 ]; then
+  # The daemons are started by scripts/slurm-local.sh, not by the packages' services (no systemd here).
+  apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2
 fi
 echo "simreg setup: done" >&2

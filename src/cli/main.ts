@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initGpu, destroyGpu, gpuContext, listAdapters } from '../gpu/device.js';
 import { families, supports, adapterCaps } from '../gpu/variants.js';
+import { tuning } from '../gpu/tuning.js';
 import '../ops/index.js'; // every op family registers its variants when its module loads
 import '../optim/index.js';
 import { kernels } from '../gen/kernels.gen.js';
@@ -17,6 +18,7 @@ import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } fro
 import { EVAL_OPTS, runEval, EXPORT_OPTS, runExport } from './eval_cmds.js';
 import { DEMO_OPTS, runDemo } from './demo.js';
 import { INSPECT_OPTS, CONVERT_OPTS, runInspect, runConvert } from './weights_cmds.js';
+import { CACHE_OPTS, runCacheTeacher, SWEEP_OPTS, SWEEP_SUMMARY, runSweep, splitPassthrough } from './scale_cmds.js';
 
 const USAGE = `usage: simreg <command> [options]     (simreg <command> --help for its options)
 
@@ -27,6 +29,8 @@ commands:
   export    write the student backbone of a checkpoint as a safetensors weight file
   inspect   FILE: the tensors (name, dtype, shape) and the layout of a weight file (safetensors or .pth)
   convert   IN OUT.safetensors: a PyTorch checkpoint (.pth, .pth.tar, .pt) as torchvision-named safetensors
+  cache-teacher  the teacher's features of a data set, or of one part of it (--shard I/N), or the parts merged
+  sweep     GRID.json: a grid of runs, here one after another (--local) or as a Slurm array job (--slurm); --collect
   demo      the npm start job: distil the shipped Fashion-MNIST teacher and compare by k-NN
   bench     run a benchmark: resnet18 | kernels | data | knn | ablation (arguments pass through)
   info      list the WebGPU adapters found, and the one in use: limits, features, kernels, variant tables
@@ -66,6 +70,11 @@ const COMMANDS: Record<string, { summary: string; opts: OptSpec[]; run: (o: Retu
     opts: EXPORT_OPTS,
     run: async (o) => { await runExport(o); return 0; },
   },
+  'cache-teacher': {
+    summary: 'Compute the teacher features distill --cache-teacher reads, for the whole training set or one part of it (--shard I/N, one process or Slurm array task each), then join the parts (--merge): the merged cache is identical to a one-process one.',
+    opts: CACHE_OPTS,
+    run: async (o) => { await initGpu(); return runCacheTeacher(o); },
+  },
   demo: {
     summary: 'Distil the shipped MoCo-v2 Fashion-MNIST teacher into a smaller student with SimReg, train the same student with MoCo-v2 alone for as many steps, and print k-NN top-1 of raw pixels, teacher and both students.',
     opts: DEMO_OPTS,
@@ -98,7 +107,8 @@ async function info(): Promise<void> {
   const caps = adapterCaps();
   for (const f of families()) {
     const list = f.order().map((v) => { const ok = supports(v as never, caps); return ok === true ? v.name : `x ${v.name} (${ok})`; });
-    console.log(`  ${f.name.padEnd(22)} ${list.join(', ')}`);
+    const rules = (tuning().prefer?.[f.name] ?? []).map((r) => `${r.variant} when ${Object.entries(r.when).map(([k, b]) => `${b.min ?? ''}${b.min !== undefined ? ' <= ' : ''}${k}${b.max !== undefined ? ` <= ${b.max}` : ''}`).join(', ')}`);
+    console.log(`  ${f.name.padEnd(22)} ${list.join(', ')}${rules.length ? `  (first: ${rules.join('; ')})` : ''}`);
   }
 }
 
@@ -118,6 +128,13 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'info') { await info(); return 0; }
   if (cmd === 'bench') return bench(argv.slice(1));
   if (cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return 0; }
+  if (cmd === 'sweep') {
+    if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText('sweep [GRID.json]', SWEEP_SUMMARY, SWEEP_OPTS) + '\n  -- OPTIONS          with --slurm: passed to sbatch (e.g. -- --partition=gpu --gres=gpu:1 --time=4:00:00)'); return 0; }
+    const [mine, passthrough] = splitPassthrough(argv.slice(1));
+    const firstOpt = mine.findIndex((a) => a.startsWith('--'));
+    const files = firstOpt < 0 ? mine : mine.slice(0, firstOpt);
+    return runSweep(files, parseArgs(cmd, firstOpt < 0 ? [] : mine.slice(firstOpt), SWEEP_OPTS), passthrough);
+  }
   const fc = FILE_COMMANDS[cmd];
   if (fc) {
     if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(`${cmd} ${fc.args}`, fc.summary, fc.opts)); return 0; }
