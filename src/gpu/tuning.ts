@@ -25,6 +25,9 @@ export interface AdapterTuning {
 
 // Measured on Mesa 25 lavapipe (llvmpipe, 2 cores, 8-lane subgroups): see bench/results and the kernel headers.
 const LLVMPIPE: AdapterTuning = {
+  // GEMM 1024^3 here: gemm_sg_v4 188 ms, gemm_tiled 741 ms, gemm_wgtile 1107 ms (workgroup barriers cost a CPU
+  // adapter more than they save): without subgroups, the register-tiled kernel goes first.
+  variants: { gemm: ['sg_v4', 'sg', 'tiled', 'wgtile'] },
   overrides: {
     gemm_sg: { WG: 8 },
     gemm_sg_v4: { WG: 8 },

@@ -56,7 +56,7 @@ function sgVariant(name: string, kernel: 'gemm_sg_v4' | 'gemm_sg', fits: (g: Gem
   };
 }
 
-function launch(kernel: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled', g: GemmGeom, t: GemmTensors, ov: Overrides, grid: Grid): void {
+function launch(kernel: 'gemm_sg_v4' | 'gemm_sg' | 'gemm_tiled' | 'gemm_wgtile', g: GemmGeom, t: GemmTensors, ov: Overrides, grid: Grid): void {
   stream.dispatch(kernel, {
     params: { M: g.m, N: g.n, K: g.k, batch: g.batch, lda: g.lda, ldb: g.ldb, ldc: g.ldc, use_bias: g.bias ? 1 : 0, sA: g.sA, sB: g.sB, sC: g.sC, ygrid: grid[1], zfold: grid[2] / g.batch },
     bind: { A: t.a, B: t.b, bias: t.bias ?? dummyTensor(), C: t.c }, grid, overrides: ov,
@@ -70,13 +70,26 @@ const tiledGrid = (g: GemmGeom, ov: Overrides): Grid => {
   return [Math.ceil(g.n / (4 * wx)), ygrid, g.batch * zfold];
 };
 
+const wgtileGrid = (g: GemmGeom): Grid => {
+  const { ygrid, zfold } = foldRows(Math.ceil(g.m / 64), g.batch);
+  return [Math.ceil(g.n / 64), ygrid, g.batch * zfold];
+};
+
 /**
- * GEMM variants, fastest first where they fit: subgroup kernels with vec4 loads (4-aligned shapes), with scalar
- * loads (any shape), and the register-tiled kernel that needs no subgroups (any adapter).
+ * GEMM variants, fastest first where they fit on lavapipe: subgroup kernels with vec4 loads (4-aligned shapes),
+ * with scalar loads (any shape); then, for adapters without subgroups, 64 x 64 tiles staged through workgroup
+ * memory (the layout meant for discrete GPUs; a tuning table may put it first there) and the register-tiled
+ * kernel that needs neither subgroups nor workgroup memory.
  */
 export const gemmFamily = new Family<GemmGeom, GemmTensors>('gemm', [
   sgVariant('sg_v4', 'gemm_sg_v4', (g) => aligned4(g) || 'K, N (and M with transA), leading dimensions and strides must be multiples of 4'),
   sgVariant('sg', 'gemm_sg', () => true),
+  {
+    name: 'wgtile', kernels: ['gemm_wgtile'], fits: () => true, grid: wgtileGrid,
+    requires: { limits: { maxComputeWorkgroupStorageSize: 8192, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 16, maxComputeWorkgroupSizeY: 16 } },
+    overrides: (g) => ({ TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 }),
+    run: (g, t, ov) => launch('gemm_wgtile', g, t, ov, wgtileGrid(g)),
+  },
   {
     name: 'tiled', kernels: ['gemm_tiled'], fits: () => true, grid: tiledGrid,
     overrides: (g) => ({ TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 }),

@@ -20,8 +20,18 @@ const quad = caps('quad-lanes', ['subgroups'], 4, 4);
 const wide = caps('wide', ['subgroups', 'shader-f16'], 32, 64);
 const aligned = gemmGeom({ a: null!, b: null!, c: null!, m: 64, n: 64, k: 64 });
 
-test('an adapter without subgroups gets the portable GEMM, whatever the order', () => {
-  assert.is(gemmFamily.choose(aligned, noSubgroups).name, 'tiled');
+test('an adapter without subgroups gets the portable GEMMs: workgroup-memory tiles where its limits allow, else registers only', () => {
+  const t = tuning();
+  const order = t.variants!.gemm;
+  t.variants!.gemm = ['sg_v4', 'sg', 'wgtile', 'tiled'];   // the declared order (lavapipe's table puts tiled first)
+  try {
+    assert.is(gemmFamily.choose(aligned, noSubgroups).name, 'wgtile');
+    const small = caps('small-shared', [], 0, 0, { maxComputeWorkgroupStorageSize: 4096 });
+    assert.match(String(supports(gemmFamily.variant('wgtile') as never, small)), /maxComputeWorkgroupStorageSize/);
+    assert.is(gemmFamily.choose(aligned, small).name, 'tiled');
+  } finally {
+    if (order) t.variants!.gemm = order; else delete t.variants!.gemm;
+  }
   const why = supports(gemmFamily.variant('sg_v4') as never, noSubgroups);
   assert.match(String(why), /needs the subgroups feature, which no-subgroups does not offer/);
   gemmFamily.force('sg');
@@ -72,7 +82,11 @@ test('a workgroup larger than the adapter allows rules the variant out', () => {
   setTuning('gemm_tiled', { WGX: 32, WGY: 16 });          // 512 invocations
   try {
     assert.match(String(supports(gemmFamily.variant('tiled') as never, noSubgroups)), /kernel gemm_tiled runs 512 invocations per workgroup; no-subgroups allows 256/);
-    assert.throws(() => gemmFamily.choose(aligned, noSubgroups), /gemm: no variant runs 64x64x64 on no-subgroups:\n  sg_v4: needs the subgroups feature/);
+    const tiny = caps('no-subgroups-small-shared', [], 0, 0, { maxComputeWorkgroupStorageSize: 4096 });
+    let msg = '';
+    try { gemmFamily.choose(aligned, tiny); } catch (e) { msg = (e as Error).message; }
+    assert.match(msg, /^gemm: no variant runs 64x64x64 on no-subgroups-small-shared:/);
+    for (const why of [/sg_v4: needs the subgroups feature/, /wgtile: needs maxComputeWorkgroupStorageSize/, /tiled: kernel gemm_tiled runs 512 invocations/]) assert.match(msg, why);
   } finally {
     tuning().overrides.gemm_tiled = saved;
   }
