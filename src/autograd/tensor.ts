@@ -1,6 +1,7 @@
 // Tensor: a shape over a contiguous GPU buffer from the pool, with reference-counted release.
 // Float32 for data; int32 for labels and pooling indices.
-import { pool } from '../gpu/pool.js';
+import { pool, DeviceMemoryError } from '../gpu/pool.js';
+import { gpuContext } from '../gpu/device.js';
 import { stream, gridFor } from '../gpu/stream.js';
 import { currentScope } from './scope.js';
 import type { Node } from './tape.js';
@@ -47,6 +48,15 @@ export class Tensor {
     this.size = shapeSize(shape);
     this.dtype = dtype;
     if (storage && storage.bytes < this.size * 4) throw new Error(`storage of ${storage.bytes} bytes is too small for shape ${fmtShape(shape)}`);
+    if (!storage) {
+      // Kernels bind a tensor whole: one larger than the adapter binds at once cannot be used by any of them.
+      const max = Number(gpuContext().limits.maxStorageBufferBindingSize ?? Infinity);
+      if (this.size * 4 > max) {
+        const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+        throw new DeviceMemoryError(`out of device memory: a ${fmtShape(shape)} tensor needs one buffer of ${mib(this.size * 4)}, more than this adapter binds at once ` +
+          `(maxStorageBufferBindingSize ${mib(max)}). Use a smaller --batch or --size`);
+      }
+    }
     this.storage = storage ?? new Storage(this.size * 4);
     this.storage.retain();
     if (tracked) currentScope()?.track(this);

@@ -24,4 +24,15 @@ test('a buffer over maxBufferSize is refused with the sizes named', async () => 
   t.dispose();
 });
 
+test('a tensor larger than the adapter binds at once is refused at creation, naming its shape and the limit', () => {
+  const bind = Number(gpuContext().limits.maxStorageBufferBindingSize);
+  const rows = Math.ceil(bind / 4 / 1024) + 1;
+  const before = pool.stats.bytesAllocated;
+  let err: Error | null = null;
+  try { Tensor.empty([rows, 1024]); } catch (e) { err = e as Error; }
+  assert.ok(err instanceof DeviceMemoryError, String(err));
+  assert.match(err!.message, new RegExp(`a \\[${rows}, 1024\\] tensor needs one buffer of \\d+ MiB, more than this adapter binds at once \\(maxStorageBufferBindingSize \\d+ MiB\\)`));
+  assert.is(pool.stats.bytesAllocated, before, 'nothing allocated');
+});
+
 test.run();
