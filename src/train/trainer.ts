@@ -237,9 +237,14 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
   };
 
   let interrupted: string | null = null;
+  let signalledAt = 0;
   const onSignal = (sig: string) => () => {
+    // A second signal within a second is the same request delivered twice (a scheduler signals every process of
+    // a job, and `simreg sweep` forwards it to its run as well), not a second one.
+    if (interrupted && Date.now() - signalledAt < 1000) return;
     if (interrupted) { console.error(`\n${sig} again: exiting without waiting (last checkpoint: step ${lastGood})`); process.exit(130); }
     interrupted = sig;
+    signalledAt = Date.now();
     console.error(`\n${sig}: finishing this step and writing a checkpoint...`);
   };
   const hInt = onSignal('SIGINT'), hTerm = onSignal('SIGTERM');

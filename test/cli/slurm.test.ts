@@ -113,10 +113,23 @@ test('a preempted array task (scontrol requeue) resumes from its checkpoint and 
   // job waits a while before it may start again, so let it start now.
   r = run('scontrol', ['requeue', `${id}_0`]);
   assert.is(r.status, 0, r.stderr);
-  const state = () => run('squeue', ['-h', '-j', `${id}_0`, '-o', '%T']).stdout.trim();
-  for (let i = 0; i < 300 && state() !== 'PENDING'; i++) await new Promise((res) => setTimeout(res, 100));
+  const jobState = () => run('squeue', ['-h', '-j', `${id}_0`, '-o', '%T']).stdout.trim();
+  for (let i = 0; i < 300 && jobState() !== 'PENDING'; i++) await new Promise((res) => setTimeout(res, 100));
   r = run('scontrol', ['update', `JobId=${id}_0`, 'StartTime=now']);
-  assert.is(r.status, 0, `scontrol update StartTime=now: ${r.stderr} (state ${state()})`);
+  assert.is(r.status, 0, `scontrol update StartTime=now: ${r.stderr} (state ${jobState()})`);
+  // Done when the task's status says so (the queue can look empty for a moment while a job is requeued).
+  const status = join(out, 'status', '000-run.json');
+  const t1 = Date.now();
+  for (;;) {
+    let st = '';
+    try { st = (JSON.parse(readFileSync(status, 'utf8')) as { state: string }).state; } catch { /* being written */ }
+    if (st === 'done' || st === 'failed') break;
+    if (Date.now() - t1 > 240_000) {
+      const why = [run('squeue', ['-j', id]).stdout, run('scontrol', ['show', 'job', id]).stdout, readFileSync(join(state, 'slurmctld.log'), 'utf8').slice(-3000)].join('\n');
+      assert.unreachable(`the requeued task did not finish in 240 s (status ${st}):\n${why}`);
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
   await waitJob(id);
   const out1 = readdirSync(join(out, 'logs')).map((n) => readFileSync(join(out, 'logs', n), 'utf8')).join('\n');
   assert.match(out1, /task 0 \(000-run\): stopped/, out1);
