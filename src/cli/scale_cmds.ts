@@ -37,7 +37,8 @@ export async function runCacheTeacher(o: Parsed): Promise<number> {
     const m = /^(\d+)\/(\d+)$/.exec(String(o.shard));
     if (!m) throw new UsageError(`--shard expects I/N with 0 <= I < N (e.g. 3/8), got ${JSON.stringify(o.shard)}`);
     part = [Number(m[1]), Number(m[2])];
-    if (part[1] < 1 || part[0] >= part[1]) throw new UsageError(`--shard ${o.shard}: the part index must be in 0..${part[1] - 1}`);
+    if (part[1] < 1) throw new UsageError(`--shard ${o.shard}: the number of parts N must be at least 1`);
+    if (part[0] >= part[1]) throw new UsageError(`--shard ${o.shard}: the part index must be in 0..${part[1] - 1}`);
     if (o.merge) throw new UsageError('--shard and --merge contradict each other: compute a part, or merge them');
   }
   if (o.shards !== undefined && !o.merge) throw new UsageError('--shards only goes with --merge (a part is named with --shard I/N)');
@@ -201,7 +202,15 @@ function readStatus(dir: string, t: SweepTask): Status | null {
 /** The sweep in `dir`: created from the grid file, or checked against it (a directory of another sweep is refused). */
 function openSweep(dir: string, grid: string | undefined): Sweep {
   const path = join(dir, 'sweep.json');
-  const have = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Sweep) : null;
+  let have: Sweep | null = null;
+  if (existsSync(path)) {
+    try {
+      have = JSON.parse(readFileSync(path, 'utf8')) as Sweep;
+      if (!Array.isArray(have.tasks) || typeof have.cwd !== 'string') throw new Error('it lacks its task list');
+    } catch (e) {
+      throw new UsageError(`${path} is not a sweep file simreg wrote (${(e as Error).message}); the runs under ${join(dir, 'runs')} are kept: choose another --out`);
+    }
+  }
   if (!grid) {
     if (!have) throw new UsageError(`${dir} holds no sweep (no sweep.json): give the grid file, simreg sweep GRID.json --out ${dir}`);
     return have;

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { partRange, CACHE_BATCH } from '../../src/distill/cache.js';
 import { expandGrid } from '../../src/cli/scale_cmds.js';
@@ -70,6 +70,7 @@ test('cache-teacher --shard I/N then --merge gives the one-process cache byte fo
 test('cache-teacher refuses bad parts with exit code 2', () => {
   for (const [args, msg] of [
     [['--shard', '2/2'], /part index must be in 0..1/],
+    [['--shard', '0/0'], /N must be at least 1/],
     [['--shard', 'x'], /--shard expects I\/N/],
     [['--shard', '0/2', '--merge'], /contradict/],
     [[], /--cache-dir DIR is required/],
@@ -133,6 +134,14 @@ test('sweep --local: every task runs and is evaluated, a rerun skips finished ta
   assert.is(r.status, 2);
   assert.match(r.stderr, /holds another sweep/);
   assert.ok(existsSync(join(out, 'runs', '000-a', 'student.safetensors')));
+  // A damaged sweep file is named, and nothing is run or removed.
+  const bad = join(dir, 'sweep-bad');
+  mkdirSync(bad);
+  writeFileSync(join(bad, 'sweep.json'), '{"tasks": [');
+  r = simreg('sweep', g, '--local', '--out', bad);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /sweep-bad\/sweep.json is not a sweep file simreg wrote/);
+  assert.is(readFileSync(join(bad, 'sweep.json'), 'utf8'), '{"tasks": [');
   // A task stopped part-way (as a preempted Slurm task is) resumes from its checkpoint when it runs again, and
   // ends bit-identical to the same run made in one go.
   const g3 = join(dir, 'grid3.json');
