@@ -132,7 +132,9 @@ async function sweep(): Promise<void> {
     const p = kk === 3 ? 1 : 0, o = Math.floor((hw + 2 * p - kk) / s) + 1;
     return { n, c, h: hw, w: hw, k, kh: kk, kw: kk, sh: s, sw: s, ph: p, pw: p, groups: 1, ho: o, wo: o };
   };
-  const convShapes = [conv(32, 64, 32, 64, 3, 1), conv(32, 64, 32, 128, 3, 2), conv(32, 64, 32, 128, 1, 2), conv(32, 128, 16, 128, 1, 1)];
+  // ResNet-18's stride-1 3x3 layers at every width (where Winograd competes), its stride-2 and 1x1 layers.
+  const convShapes = [conv(32, 64, 32, 64, 3, 1), conv(32, 128, 16, 128, 3, 1), conv(32, 256, 8, 256, 3, 1), conv(32, 512, 4, 512, 3, 1),
+    conv(32, 64, 32, 128, 3, 2), conv(32, 64, 32, 128, 1, 2), conv(32, 128, 16, 128, 1, 1)];
   interface Job { family: Family<any, any>; label: string; geom: unknown; run: () => void; out: Tensor; free: Tensor[] }
   const jobs: Job[] = [];
   for (const [m, n, k] of [[1024, 1024, 1024], [256, 512, 4608], [512, 33, 2048]] as const) {

@@ -34,7 +34,7 @@ const LLVMPIPE: AdapterTuning = {
     conv2d_fwd_igemm: { WG: 8 },
   },
   // Winograd F(2x2,3x3) against the implicit GEMM, stride-1 3x3 layers of ResNet-18 at batch 32, minimum of 3 runs
-  // (ms, igemm / winograd; bench/kernels.mjs --sweep prints the same per shape): forward C64 32x32 159 / 212,
+  // (ms, igemm / winograd, measured by forcing each variant; bench/kernels.mjs --sweep times these shapes too): forward C64 32x32 159 / 212,
   // C128 16x16 184 / 158, C256 8x8 123 / 128, C512 4x4 160 / 95; input gradient 179 / 210, 177 / 160, 162 / 97,
   // 161 / 117. In the whole model the per-layer gains did not survive its three extra dispatches per layer:
   // ResNet-18 32x32 batch 32 (node bench/resnet18.mjs --steps 3, two interleaved rounds) trained at 2.90 / 2.86
