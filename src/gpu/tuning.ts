@@ -34,12 +34,13 @@ const LLVMPIPE: AdapterTuning = {
     conv2d_fwd_igemm: { WG: 8 },
   },
   // Winograd F(2x2,3x3) against the implicit GEMM, stride-1 3x3 layers of ResNet-18 at batch 32, minimum of 3 runs
-  // (ms, igemm / winograd, measured by forcing each variant; bench/kernels.mjs --sweep times these shapes too): forward C64 32x32 159 / 212,
-  // C128 16x16 184 / 158, C256 8x8 123 / 128, C512 4x4 160 / 95; input gradient 179 / 210, 177 / 160, 162 / 97,
-  // 161 / 117. In the whole model the per-layer gains did not survive its three extra dispatches per layer:
-  // ResNet-18 32x32 batch 32 (node bench/resnet18.mjs --steps 3, two interleaved rounds) trained at 2.90 / 2.86
-  // images/s preferring it (forward from 512 channels, input gradient from 256) against 3.03 / 3.03 without, with
-  // 362 against 354 MiB peak memory. So it is not preferred here; a tuning file can (prefer: {...}, see README).
+  // with each variant forced (ms, igemm / winograd). One sitting: forward C64 32x32 159 / 212, C128 16x16 184 / 158,
+  // C256 8x8 123 / 128, C512 4x4 160 / 95; input gradient 179 / 210, 177 / 160, 162 / 97, 161 / 117. Another
+  // (bench/kernels.mjs --sweep): forward 186 / 211, 142 / 132, 154 / 110, 190 / 190; input gradient 197 / 208,
+  // 145 / 116, 192 / 138, 183 / 193. In the whole model the per-layer gains did not survive its three extra
+  // dispatches per layer: ResNet-18 32x32 batch 32 (node bench/resnet18.mjs --steps 3, two interleaved rounds)
+  // trained at 2.90 / 2.86 images/s preferring it (forward from 512 channels, input gradient from 256) against
+  // 3.03 / 3.03 without, with 362 against 354 MiB peak memory. So it is not preferred here; a tuning file can.
   prefer: {},
   // Splitting the weight-gradient reduction over images gave no gain here (nsplit 1 / 8 / 32: 22.6 / 21.6 /
   // 19.7 GFLOP/s on the bench shape): two cores are busy without it.
