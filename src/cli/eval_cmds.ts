@@ -1,7 +1,7 @@
 // simreg eval | export.
-import { writeFileSync, existsSync, realpathSync, statSync, accessSync, renameSync, unlinkSync, constants as fsConstants } from 'node:fs';
+import { existsSync, realpathSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileError } from '../train/rundir.js';
+import { writeTextAtomic } from '../train/rundir.js';
 import { Tensor } from '../autograd/tensor.js';
 import { DataLoader, makePipeline, type Dataset, type PipelineSpec } from '../data/index.js';
 import { knnClassify } from '../eval/knn.js';
@@ -118,11 +118,7 @@ export async function runEval(o: Parsed): Promise<EvalRow[]> {
   console.log(formatTable(rows, ks));
   if (o.json) {
     const path = String(o.json);
-    const tmp = `${path}.tmp-${process.pid}`;
-    try { writeFileSync(tmp, `${JSON.stringify({ data: s.data.name, train: s.train.length, test: s.test.length, rows }, null, 2)}\n`); renameSync(tmp, path); } catch (e) {
-      try { unlinkSync(tmp); } catch { /* not created */ }
-      throw fileError('write', path, e);
-    }
+    writeTextAtomic(path, `${JSON.stringify({ data: s.data.name, train: s.train.length, test: s.test.length, rows }, null, 2)}\n`);
   }
   return rows;
 }

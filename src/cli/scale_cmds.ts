@@ -2,14 +2,14 @@
 //   simreg cache-teacher   the teacher's features of one part of a data set (--shard I/N), or the parts merged
 //   simreg sweep GRID.json a grid of independent runs: one after another here, or as a Slurm array job
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, unlinkSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { makePipeline } from '../data/index.js';
 import { openData, subset } from '../train/data.js';
 import { loadTeacher, describeLoad } from '../distill/models.js';
 import { computeCachePart, mergeCacheParts, cachedTeacherFeatures, CacheError } from '../distill/cache.js';
-import { fileError } from '../train/rundir.js';
+import { fileError, writeTextAtomic } from '../train/rundir.js';
 import { UsageError, parseArgs, type OptSpec, type Parsed } from './options.js';
 import { DATA_OPTS, DISTILL_SPECS, PRETRAIN_SPECS, teacherLoadOptions, teacherSpecs } from './train_cmds.js';
 import { EVAL_OPTS } from './eval_cmds.js';
@@ -185,13 +185,7 @@ export function expandGrid(file: string): Sweep {
 
 interface Status { index: number; name: string; state: 'running' | 'done' | 'failed' | 'stopped'; host: string; pid: number; job?: string; started: string; ended?: string; code?: number | null; signal?: string | null; seconds?: number; error?: string }
 
-function writeJson(path: string, v: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try { writeFileSync(tmp, `${JSON.stringify(v, null, 2)}\n`); renameSync(tmp, path); } catch (e) {
-    try { unlinkSync(tmp); } catch { /* not created */ }
-    throw fileError('write', path, e);
-  }
-}
+const writeJson = (path: string, v: unknown) => writeTextAtomic(path, `${JSON.stringify(v, null, 2)}\n`);
 
 function readStatus(dir: string, t: SweepTask): Status | null {
   const p = join(dir, 'status', `${t.name}.json`);
@@ -335,8 +329,7 @@ function collectAndReport(dir: string, s: Sweep): number {
   const rows = collect(dir, s);
   printTable(rows);
   const path = join(dir, 'results.jsonl');
-  const tmp = `${path}.tmp-${process.pid}`;
-  try { writeFileSync(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + '\n'); renameSync(tmp, path); } catch (e) { throw fileError('write', path, e); }
+  writeTextAtomic(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
   const bad = rows.filter((r) => r.state !== 'done');
   console.log(`${rows.length - bad.length} of ${rows.length} tasks done; results in ${path}`);
   for (const r of bad) console.log(`  task ${r.index} (${r.name}): ${r.note}`);
@@ -387,7 +380,7 @@ export async function runSweep(args: string[], o: Parsed, passthrough: string[])
   if (!todo.length) { console.log(`every task of ${dir} has finished: simreg sweep --collect --out ${dir}`); return 0; }
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const script = join(dir, 'sweep.sbatch');
-  writeFileSync(script, sbatchScript(dir, s), { mode: 0o755 });
+  writeTextAtomic(script, sbatchScript(dir, s));
   const sbatchArgs = ['--parsable', `--array=${ranges(todo)}`, ...passthrough, script];
   if (o['dry-run']) { console.log(`wrote ${script}\nsbatch ${sbatchArgs.map(shellQuote).join(' ')}`); return 0; }
   const r = spawnSync('sbatch', sbatchArgs, { encoding: 'utf8' });
@@ -395,7 +388,7 @@ export async function runSweep(args: string[], o: Parsed, passthrough: string[])
   if (r.status !== 0) { console.error(`simreg: sbatch refused the job (exit code ${r.status}): ${r.stderr.trim()}`); return 1; }
   const jobId = r.stdout.trim().split(';')[0]!;
   const rec = join(dir, 'slurm-jobs.jsonl');
-  writeFileSync(rec, `${JSON.stringify({ job: jobId, tasks: todo, submitted: new Date().toISOString(), sbatch: sbatchArgs })}\n`, { flag: 'a' });
+  try { appendFileSync(rec, `${JSON.stringify({ job: jobId, tasks: todo, submitted: new Date().toISOString(), sbatch: sbatchArgs })}\n`); } catch (e) { throw fileError('append to', rec, e); }
   console.log(`submitted Slurm job ${jobId}: ${todo.length} of ${s.tasks.length} tasks (array ${ranges(todo)}); logs in ${join(dir, 'logs')}`);
   console.log(`when it has finished: simreg sweep --collect --out ${dir}`);
   return 0;

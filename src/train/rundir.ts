@@ -2,10 +2,11 @@
 // a dead process is recognised and taken over), another run's files never overwritten unless --resume
 // continues it or --overwrite replaces it, temporaries of dead writers removed when a run starts, and every
 // file error naming the file.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { realpathSync, accessSync, constants as fsConstants } from 'node:fs';
+import { tempPathFor } from '../io/safetensors.js';
 
 /** The files a run writes into its directory; their presence means another run lives here. */
 export const RUN_FILES = ['config.json', 'log.jsonl', 'checkpoint.safetensors', 'student.safetensors', 'teacher.safetensors', 'loss.png', 'loss.svg'];
@@ -16,6 +17,22 @@ export class RunDirError extends Error {
   constructor(message: string, readonly usage: boolean) {
     super(message);
     this.name = 'RunDirError';
+  }
+}
+
+/**
+ * Replaces `path` with `text` atomically: written to a temporary beside it (named as every writer here names
+ * them, so a dead writer's is swept at the next run) and renamed over it; on failure the temporary is removed
+ * and the error names the file and `what` was being done.
+ */
+export function writeTextAtomic(path: string, text: string, what = 'write'): void {
+  const tmp = tempPathFor(path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* not created */ }
+    throw fileError(what, path, e);
   }
 }
 

@@ -5,7 +5,7 @@
 // Resume is exact because everything random is a pure function of (seed, epoch, batch, sample, view) or of
 // (seed, step): the loader's shuffles and augmentations, the key encoder's batch shuffle. The checkpoint holds
 // the models, the optimiser's momentum, the method's extra tensors (MoCo's queue) and host counters.
-import { appendFileSync, existsSync, readFileSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../autograd/tensor.js';
 import { tidy } from '../autograd/scope.js';
@@ -19,7 +19,7 @@ import type { StateDict } from '../io/state_dict.js';
 import type { Batch, DataLoader } from '../data/index.js';
 import { Progress } from './progress.js';
 import { writeLossCurve, smooth } from './plot.js';
-import { openRunDir, fileError, type RunDir } from './rundir.js';
+import { openRunDir, fileError, writeTextAtomic, type RunDir } from './rundir.js';
 
 /** What a training method provides to the loop. */
 export interface Method {
@@ -96,14 +96,7 @@ function trimLog(path: string, maxStep: number): void {
     if (!l.trim()) return false;
     try { const r = JSON.parse(l) as { step?: number }; return r.step === undefined || r.step <= maxStep; } catch { return false; }
   });
-  const tmp = `${path}.tmp`;
-  try {
-    writeFileSync(tmp, keep.map((l) => `${l}\n`).join(''));
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* not created */ }
-    throw fileError('rewrite the log', path, e);
-  }
+  writeTextAtomic(path, keep.map((l) => `${l}\n`).join(''), 'rewrite the log');
 }
 
 /** The first non-finite value in a state dict, as "name[index] = value", or null. */
