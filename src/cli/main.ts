@@ -1,5 +1,6 @@
 // simreg command line: pretrain | distill | eval | export | demo | bench | info.
 import { spawnSync } from 'node:child_process';
+import { workerData } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,8 @@ import { DeviceMemoryError } from '../gpu/pool.js';
 import { NonFiniteWeightsError } from '../io/checkpoint.js';
 import { RunDirError } from '../train/rundir.js';
 import { parseArgs, helpText, UsageError, type OptSpec } from './options.js';
-import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill } from './train_cmds.js';
+import { DATA_OPTS, PRETRAIN_SPECS, DISTILL_SPECS, runPretrain, runDistill, type ReplicaPayload } from './train_cmds.js';
+import { Exchange, ReplicaError, replicaInit, reportReplica, type ReplicaInit } from '../train/replicas.js';
 import { EVAL_OPTS, runEval, EXPORT_OPTS, runExport } from './eval_cmds.js';
 import { DEMO_OPTS, runDemo } from './demo.js';
 import { INSPECT_OPTS, CONVERT_OPTS, runInspect, runConvert } from './weights_cmds.js';
@@ -149,9 +151,43 @@ async function main(argv: string[]): Promise<number> {
   return c.run(parseArgs(cmd, argv.slice(1), c.opts));
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
-  if (e instanceof UsageError || (e instanceof RunDirError && e.usage)) { console.error(`simreg: ${e.message}`); process.exitCode = 2; }
-  else if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) { console.error(`\nsimreg: ${e.message}`); process.exitCode = 3; }
-  else if (e instanceof DeviceMemoryError || /out of memory/i.test(e.message)) { console.error(`simreg: ${e.message}${/Use a smaller/.test(e.message) ? '' : '. Use a smaller --batch, --size or model.'}`); process.exitCode = 4; }
-  else { console.error(`simreg: ${e.message}`); if (process.env.SIMREG_DEBUG) console.error(e.stack); process.exitCode = 1; }
-}).finally(() => { try { destroyGpu(); } catch { /* not started */ } });
+/** The exit code of a failure and the line that says it (2 usage, 3 non-finite, 4 memory, 1 anything else). */
+function failure(e: Error): { code: number; text: string } {
+  if (e instanceof ReplicaError) return { code: e.exitCode, text: e.message };
+  if (e instanceof UsageError || (e instanceof RunDirError && e.usage)) return { code: 2, text: `simreg: ${e.message}` };
+  if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) return { code: 3, text: `\nsimreg: ${e.message}` };
+  if (e instanceof DeviceMemoryError || /out of memory/i.test(e.message)) return { code: 4, text: `simreg: ${e.message}${/Use a smaller/.test(e.message) ? '' : '. Use a smaller --batch, --size or model.'}` };
+  return { code: 1, text: `simreg: ${e.message}${process.env.SIMREG_DEBUG ? `\n${e.stack}` : ''}` };
+}
+
+/**
+ * This thread is one replica of a data-parallel pretrain/distill (started by runReplicated in train_cmds): it
+ * opens its own device, runs the command as replica `rank` and reports to the main thread. Only replica 0 prints.
+ */
+async function replicaMain(init: ReplicaInit): Promise<void> {
+  const { kind, o, adapters } = init.payload as ReplicaPayload;
+  if (init.rank !== 0) { const quiet = () => {}; console.log = quiet; console.error = quiet; console.warn = quiet; }
+  if (adapters) process.env.SIMREG_ADAPTER = adapters[init.rank]!;
+  try {
+    await initGpu();
+    const ex = new Exchange(init);
+    const r = kind === 'pretrain' ? await runPretrain(o, {}, ex) : await runDistill(o, {}, ex);
+    reportReplica({ result: { result: r.result, exported: r.exported } });
+  } catch (e) {
+    const f = failure(e as Error);
+    reportReplica({ error: new Error(f.text), exitCode: f.code, cause: e as Error });
+  } finally {
+    try { destroyGpu(); } catch { /* not started */ }
+  }
+}
+
+const replica = replicaInit(workerData);
+if (replica) {
+  void replicaMain(replica);
+} else {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
+    const f = failure(e);
+    console.error(f.text);
+    process.exitCode = f.code;
+  }).finally(() => { try { destroyGpu(); } catch { /* not started */ } });
+}

@@ -3,7 +3,7 @@ import { existsSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { gpuContext } from '../gpu/device.js';
+import { gpuContext, listAdapters } from '../gpu/device.js';
 import { DeviceMemoryError } from '../gpu/pool.js';
 import { openRunDir, type RunDir } from '../train/rundir.js';
 import { DataLoader, makePipeline, type Dataset } from '../data/index.js';
@@ -17,6 +17,7 @@ import { cachedTeacherFeatures } from '../distill/cache.js';
 import { exportWeights } from '../io/checkpoint.js';
 import { MODEL_META_KEY } from '../distill/models.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { runReplicas, type Exchange } from '../train/replicas.js';
 
 export const DATA_OPTS: OptSpec[] = [
   { name: 'data', type: 'string', default: 'fashion-mnist', help: 'fashion-mnist (Debian\'s package), or a directory of MNIST-style IDX files, CIFAR binary batches or an image folder' },
@@ -43,6 +44,8 @@ export const TRAIN_OPTS: OptSpec[] = [
   { name: 'clamp', type: 'bool', default: false, help: 'with --half: clamp values beyond float16\'s range to +-65504' },
   { name: 'quiet', type: 'bool', default: false, help: 'no progress line' },
   { name: 'stop-after', type: 'int', min: 1, help: 'stop after this step as if interrupted (checkpoint written; continue with --resume)' },
+  { name: 'devices', type: 'string', default: '1', help: 'data-parallel replicas, one device each: N, or all (every GPU adapter found); --batch is the global batch, split evenly' },
+  { name: 'check-replicas', type: 'bool', default: false, help: 'with --devices: compare a hash of every replica\'s weights after each step and stop if they differ (slower; logged)' },
 ];
 
 export const MODEL_OPTS: OptSpec[] = [
@@ -123,12 +126,14 @@ export function checkMemory(o: Parsed, d: DataInfo, size: number, batch: number,
   }
 }
 
-async function prepare(o: Parsed, kind: string, inputs: string[] = []): Promise<Prepared> {
+async function prepare(o: Parsed, kind: string, inputs: string[] = [], replica?: Exchange): Promise<Prepared> {
   const data = await openData(String(o.data), { imageSize: o.size as number | undefined });
   const train = subset(data.train, o['train-subset'] as number | undefined, 1234);
   const size = (o.size as number | undefined) ?? data.size;
   const batch = Number(o.batch);
   if (batch > train.length) throw new UsageError(`--batch ${batch} is larger than the training set (${train.length} images in ${data.name})`);
+  const devices = deviceCount(o);
+  if (batch % devices !== 0 || batch / devices < 2) throw new UsageError(`--batch ${batch} does not split into ${devices} equal slices of at least 2 images (--devices ${devices})`);
   const perEpoch = Math.floor(train.length / batch);
   const steps = (o.steps as number | undefined) ?? Math.max(1, Math.round(Number(o.epochs) * perEpoch));
   const cfg: TrainConfig = {
@@ -139,8 +144,10 @@ async function prepare(o: Parsed, kind: string, inputs: string[] = []): Promise<
   const spec = modelSpec(o, data, size);
   const queueBytes = o.queue !== undefined && kind !== 'simreg' ? Number(o.queue) * Number(o.dim ?? 128) * 4 : 0;
   if (kind !== 'simreg') checkMocoOptions(o, batch);
-  checkMemory(o, data, size, batch, spec, { queueBytes });
+  checkMemory(o, data, size, batch / devices, spec, { queueBytes });
   if (o.resume && o.overwrite) throw new UsageError('--resume and --overwrite contradict each other: continue the run, or replace it');
+  // A replica works in the directory its main thread opened (and locked).
+  if (replica) return { data, train, size, cfg, outDir, perEpoch, runDir: { release: () => {} } as RunDir };
   const runDir = openRunDir(outDir, { resume: Boolean(o.resume), overwrite: Boolean(o.overwrite), command: `simreg ${kind === 'pretrain' ? 'pretrain' : 'distill'}`, inputs });
   return { data, train, size, cfg, outDir, perEpoch, runDir };
 }
@@ -152,22 +159,87 @@ export async function fileSha256(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-const keyGroups = (o: Parsed, batch: number) => (o['key-groups'] as number | undefined) ?? Math.max(1, Math.min(8, Math.floor(batch / 32)));
+/**
+ * Sub-batches of the key encoder's BatchNorm on each device. One device: --key-groups (default batch/32, at most
+ * 8). Several: each device's slice is one group at least (MoCo's own multi-GPU setting, where each GPU's BatchNorm
+ * sees its slice of the shuffled batch), and the groups are shared out so the sub-batch size stays as on one device.
+ */
+const keyGroups = (o: Parsed, batch: number) => {
+  const all = (o['key-groups'] as number | undefined) ?? Math.max(1, Math.min(8, Math.floor(batch / 32)));
+  return Math.max(1, Math.floor(all / deviceCount(o)));
+};
 
 /** MoCo's option constraints, checked before anything runs, as option errors (exit 2). */
 function checkMocoOptions(o: Parsed, batch: number): void {
-  const queue = Number(o.queue), groups = keyGroups(o, batch);
+  const queue = Number(o.queue), per = batch / deviceCount(o), groups = keyGroups(o, batch);
   if (queue % batch !== 0) throw new UsageError(`--queue ${queue} must be a multiple of --batch ${batch} (the queue advances one batch of keys per step)`);
-  if (batch % groups !== 0 || batch / groups < 2) throw new UsageError(`--key-groups ${groups} must divide --batch ${batch} into sub-batches of at least 2 images`);
+  if (per % groups !== 0 || per / groups < 2) throw new UsageError(`--key-groups ${groups} must divide ${deviceCount(o) > 1 ? `each device's ${per} images` : `--batch ${batch}`} into sub-batches of at least 2 images`);
 }
 
 function mocoOptions(o: Parsed, spec: ModelSpec, batch: number, featureDim: number) {
   const groups = keyGroups(o, batch);
-  const queue = Number(o.queue);
+  const devices = deviceCount(o);
   return {
     spec, hidden: (o.hidden as number | undefined) ?? featureDim, dim: Number(o.dim), queue: Number(o.queue), momentum: Number(o['moco-m']),
-    temperature: Number(o.temperature), keyGroups: groups, batchSize: batch, seed: Number(o.seed),
+    temperature: Number(o.temperature), keyGroups: groups, batchSize: batch / devices, seed: Number(o.seed), ...(devices > 1 ? { replicas: devices } : {}),
   };
+}
+
+/** --devices as a number (resolved from "all" by the main thread before replicas start). */
+export function deviceCount(o: Parsed): number {
+  const v = String(o.devices ?? '1');
+  if (!/^[1-9][0-9]*$/.test(v)) throw new UsageError(`--devices ${v}: expected a positive whole number or all`);
+  const n = Number(v);
+  if (n > 64) throw new UsageError(`--devices ${n}: at most 64`);
+  return n;
+}
+
+/** The loader of a run: with several devices, this replica's slice of every global batch. */
+function loaderShard(replica?: Exchange) {
+  return replica ? { shard: { index: replica.rank, count: replica.world } } : {};
+}
+
+/** What a data-parallel run adds to its recorded configuration (nothing on one device: old checkpoints resume). */
+function devicesConfig(o: Parsed): Record<string, unknown> {
+  const n = deviceCount(o);
+  return n > 1 ? { devices: n } : {};
+}
+
+/**
+ * Resolve --devices all: one replica per GPU adapter Dawn finds (software adapters are not counted; with none,
+ * one device). Adapters are chosen by name, so several GPUs of the same name cannot be told apart: then `all`
+ * is refused rather than putting every replica on the first of them.
+ */
+async function resolveDevices(o: Parsed): Promise<string[] | null> {
+  if (String(o.devices) !== 'all') return null;
+  const found = (await listAdapters()).filter((a) => a.short !== 'lavapipe' && a.short !== 'swiftshader');
+  const names = found.map((a) => a.name);
+  if (new Set(names).size !== names.length) {
+    throw new UsageError(`--devices all: ${names.length} GPUs share the name ${JSON.stringify(names[0])}; Dawn's Node binding picks adapters by name, so simreg cannot put a replica on each. Give --devices N to run N replicas on one adapter`);
+  }
+  o.devices = String(Math.max(1, names.length));
+  return names.length > 1 ? names : null;
+}
+
+/** What the main thread hands each replica of a data-parallel run. */
+export interface ReplicaPayload { kind: 'pretrain' | 'distill'; o: Parsed; adapters: string[] | null }
+
+/**
+ * A data-parallel run from the main thread: options are checked and the run directory opened (and locked) here,
+ * then one worker thread per device runs the same command as a replica (see train/replicas.ts). Replica 0 prints
+ * and writes; the result is its.
+ */
+async function runReplicated(kind: 'pretrain' | 'distill', o: Parsed, files: string[], adapters: string[] | null) {
+  const p = await prepare(o, kind === 'pretrain' ? 'pretrain' : String(o.method), files);
+  try {
+    const n = deviceCount(o);
+    console.log(`data-parallel: ${n} replicas, ${p.cfg.batchSize / n} images each per step, on ${adapters ? adapters.join(', ') : `${n} devices of one adapter`}`);
+    const script = new URL(import.meta.url);
+    const results = await runReplicas<{ result: TrainResult; exported: string | null }>(script, n, { kind, o, adapters } satisfies ReplicaPayload);
+    return { ...results[0]!, outDir: p.outDir, teachers: [] as LoadedTeacher[] };
+  } finally {
+    p.runDir.release();
+  }
 }
 
 function report(label: string, r: TrainResult, outDir: string): void {
@@ -180,17 +252,21 @@ function report(label: string, r: TrainResult, outDir: string): void {
 
 export interface RunHooks { onStep?: (step: number, loss: number) => void }
 
-export async function runPretrain(o: Parsed, hooks: RunHooks = {}): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
+export async function runPretrain(o: Parsed, hooks: RunHooks = {}, replica?: Exchange): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
   applyPreset(o, PRESET_DEFAULTS.pretrain!, String(o.preset));
-  const p = await prepare(o, 'pretrain');
+  if (!replica) {
+    const adapters = await resolveDevices(o);
+    if (deviceCount(o) > 1) return runReplicated('pretrain', o, [], adapters);
+  }
+  const p = await prepare(o, 'pretrain', [], replica);
   try {
-    return await pretrainIn(o, p, hooks);
+    return await pretrainIn(o, p, hooks, replica);
   } finally {
     p.runDir.release();
   }
 }
 
-async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
+async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks, replica?: Exchange): Promise<{ result: TrainResult; exported: string | null; outDir: string }> {
   const spec = modelSpec(o, p.data, p.size);
   const pipeline = makePipeline('strong', { size: p.size, channels: p.data.channels, mean: p.data.mean, std: p.data.std });
   const probe = new Encoder(spec, null);
@@ -198,19 +274,20 @@ async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks): Promise<{ re
   probe.dispose();
   const mo = mocoOptions(o, spec, p.cfg.batchSize, fd);
   const method = new MocoMethod(mo);
-  const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+  const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers), ...loaderShard(replica) });
   console.log(`MoCo-v2 pre-training ${describeSpec(spec)} (${(method.query.backbone.numParameters() / 1e6).toFixed(2)} M backbone parameters) on ${p.data.name} (${p.train.length} images, ${p.size}x${p.size}), ` +
     `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps (${(p.cfg.steps / p.perEpoch).toFixed(2)} epochs), lr ${p.cfg.lr}, queue ${mo.queue}, m ${mo.momentum}, T ${mo.temperature}, key BN groups ${mo.keyGroups}`);
   let result: TrainResult;
   try {
     result = await train(method, loader, p.cfg, {
       outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
-      runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo }, runDir: p.runDir,
+      runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo, ...devicesConfig(o) }, runDir: p.runDir,
+      replica, checkReplicas: Boolean(o['check-replicas']),
     });
   } finally { await loader.close(); }
   report('pre-training', result, p.outDir);
   let exported: string | null = null;
-  if (result.stopped === 'done') {
+  if (result.stopped === 'done' && (!replica || replica.rank === 0)) {
     exported = join(p.outDir, 'teacher.safetensors');
     await saveEncoder(exported, method.query, { withHead: true, dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp), meta: { 'simreg.trained': JSON.stringify({ method: 'moco-v2', steps: result.steps, data: p.data.name }) } });
     console.log(`  teacher (backbone + projection head fc.0/fc.2): ${exported}`);
@@ -251,22 +328,26 @@ export function teacherSpecs(o: Parsed, channels: number): (ModelSpec | undefine
   return files.map((_, i) => archs[i] ? { arch: archs[i]!, smallStem: Boolean(o['teacher-small-stem']), inChannels: channels, widthMultiplier: Number(o['teacher-width']) } : undefined);
 }
 
-export async function runDistill(o: Parsed, hooks: RunHooks = {}): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
+export async function runDistill(o: Parsed, hooks: RunHooks = {}, replica?: Exchange): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
   const method = String(o.method);
   applyPreset(o, PRESET_DEFAULTS[method]!, String(o.preset));
   const files = (o.teacher as string[] | undefined) ?? [];
   if (!files.length) throw new UsageError('simreg distill: --teacher FILE is required (safetensors or a torch.save checkpoint; simreg pretrain makes one)');
   for (const f of files) if (!existsSync(f)) throw new UsageError(`teacher file ${f} does not exist`);
   if (method === 'disco' && files.length > 1) throw new UsageError('DisCo takes one teacher');
-  const p = await prepare(o, method, files);
+  if (!replica) {
+    const adapters = await resolveDevices(o);
+    if (deviceCount(o) > 1) return runReplicated('distill', o, files, adapters);
+  }
+  const p = await prepare(o, method, files, replica);
   try {
-    return await distillIn(o, p, method, files, hooks);
+    return await distillIn(o, p, method, files, hooks, replica);
   } finally {
     p.runDir.release();
   }
 }
 
-async function distillIn(o: Parsed, p: Prepared, method: string, files: string[], hooks: RunHooks): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
+async function distillIn(o: Parsed, p: Prepared, method: string, files: string[], hooks: RunHooks, replica?: Exchange): Promise<{ result: TrainResult; exported: string | null; outDir: string; teachers: LoadedTeacher[] }> {
   const spec = modelSpec(o, p.data, p.size);
   const specs = teacherSpecs(o, p.data.channels);
   const loadOpts = teacherLoadOptions(o, files, 'teacher');
@@ -289,11 +370,14 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
     if (o['cache-teacher']) {
       const evalPipe = makePipeline('eval', { size: p.size, ...norm });
       cached = [];
+      // Several replicas: replica 0 computes (or finds) the cache, the others read it once it is written.
+      if (replica && replica.rank !== 0) replica.barrier();
       for (const t of teachers) cached.push(await cachedTeacherFeatures(t, p.train, evalPipe, (o['cache-dir'] as string | undefined) ?? join(p.outDir, 'teacher-cache'), Number(o.workers)));
+      if (replica && replica.rank === 0) replica.barrier();
     }
     const m = new SimRegMethod({ student: spec, teachers: teachers.map((t) => t.encoder), head: o.head as 'mlp4', seed: Number(o.seed), cached });
     const views = o['cache-teacher'] ? 'single' : o.views === 'same' ? 'shared' : 'two';
-    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views, shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views, shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers), ...loaderShard(replica) });
     console.log(`SimReg: student ${describeSpec(spec)} (${(m.student.backbone.numParameters() / 1e6).toFixed(2)} M backbone parameters), head ${o.head}, ` +
       `${teachers.length} teacher${teachers.length > 1 ? 's' : ''} (${teachers.map((t) => `${t.path}: ${describeSpec(t.spec)}, ${t.encoder.featureDim}-d`).join('; ')}), ` +
       `${o['cache-teacher'] ? 'cached teacher features (un-augmented)' : views === 'shared' ? `same ${pipeline.name} view for both` : `different ${pipeline.name} views`}, ` +
@@ -301,12 +385,12 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
     try {
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
-        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })), teacherSha256 },
-        runDir: p.runDir,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })), teacherSha256, ...devicesConfig(o) },
+        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
-    if (result.stopped === 'done') {
+    if (result.stopped === 'done' && (!replica || replica.rank === 0)) {
       exported = join(p.outDir, 'student.safetensors');
       const sd = await m.student.backbone.stateDict();
       await exportWeights(exported, sd, { [MODEL_META_KEY]: JSON.stringify(spec), 'simreg.trained': JSON.stringify({ method: 'simreg', steps: result.steps, teachers: files }) }, { dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp) });
@@ -320,18 +404,18 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
     probe.dispose();
     const mo = { ...mocoOptions(o, spec, p.cfg.batchSize, fd), hidden: (o.hidden as number | undefined) ?? 2048, teacher: t.encoder, consistencyWeight: Number(o['consistency-weight']) };
     const m = new MocoMethod(mo);
-    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers) });
+    const loader = new DataLoader(p.train, { batchSize: p.cfg.batchSize, pipeline, views: 'two', shuffle: true, seed: p.cfg.seed, dropLast: true, workers: Number(o.workers), ...loaderShard(replica) });
     console.log(`DisCo: student ${describeSpec(spec)} with head hidden ${mo.hidden}, teacher ${t.path} (${describeSpec(t.spec)}), consistency weight ${mo.consistencyWeight}, ` +
       `batch ${p.cfg.batchSize}, ${p.cfg.steps} steps, lr ${p.cfg.lr}, queue ${mo.queue}, m ${mo.momentum}, T ${mo.temperature}`);
     try {
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
-        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec, teacherSha256 },
-        runDir: p.runDir,
+        runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec, teacherSha256, ...devicesConfig(o) },
+        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
-    if (result.stopped === 'done') {
+    if (result.stopped === 'done' && (!replica || replica.rank === 0)) {
       exported = join(p.outDir, 'student.safetensors');
       await saveEncoder(exported, m.query, { withHead: false, dtype: o.half ? 'F16' : 'F32', clamp: Boolean(o.clamp), meta: { 'simreg.trained': JSON.stringify({ method: 'disco', steps: result.steps, teacher: t.path }) } });
     }

@@ -48,6 +48,11 @@ export interface LoaderOptions {
   workerUrl?: string | URL;
   /** Augmentation kernels (see AugmenterOptions): 'simd' (default where available) or the 'js' reference. */
   kernels?: 'simd' | 'js';
+  /**
+   * Data-parallel replicas: this loader yields slice `index` of `count` of every batch of `batchSize` (the global
+   * batch). Order and augmentations are those of the whole batch, since both depend on data-set indices only.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface Batch {
@@ -332,6 +337,7 @@ export class DataLoader {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly dropLast: boolean;
+  readonly shard: { index: number; count: number };
   readonly workers: number;
   /** Every sample skipped as undecodable so far, over all epochs. */
   readonly skipped: SkippedFile[] = [];
@@ -372,6 +378,12 @@ export class DataLoader {
     this.shuffle = opts.shuffle ?? true;
     this.seed = opts.seed ?? 0;
     this.dropLast = opts.dropLast ?? false;
+    if (opts.shard) {
+      const { index, count } = opts.shard;
+      if (!(Number.isInteger(count) && count >= 1 && Number.isInteger(index) && index >= 0 && index < count)) throw new Error(`shard ${index}/${count}: the index must be in 0..count-1`);
+      if (opts.batchSize % count !== 0) throw new Error(`batch size ${opts.batchSize} does not split into ${count} equal slices`);
+    }
+    this.shard = opts.shard ?? { index: 0, count: 1 };
     this.workers = workers;
     this.prefetch = Math.max(1, opts.prefetch ?? (workers > 0 ? 2 : 1));
     this.warn = opts.onWarning ?? ((m) => console.warn(m));
@@ -443,7 +455,9 @@ export class DataLoader {
       const ex = this.getExecutor();
       while (nextSubmit < total && window.length < ex.capacity) {
         const b = nextSubmit++;
-        const indices = order.slice(b * bs, Math.min(n, (b + 1) * bs));
+        const from = b * bs, len = Math.min(n, (b + 1) * bs) - from;
+        const { index: si, count: sc } = this.shard;
+        const indices = order.slice(from + Math.floor((len * si) / sc), from + Math.floor((len * (si + 1)) / sc));
         const p = ex.submit({ epoch, batch: b, indices }, runId);
         p.catch(() => {}); // surfaced when its turn comes; dropped if the epoch is abandoned
         window.push(p);

@@ -36,7 +36,10 @@ export interface MocoOptions {
   temperature: number;
   /** Sub-batches of the key encoder's BatchNorm (the Shuffling-BN replacement, see above). */
   keyGroups: number;
+  /** Images per step on this device (the global batch over `replicas`). */
   batchSize: number;
+  /** Data-parallel replicas: the queue advances by the keys of all of them (the global batch) every step. */
+  replicas?: number;
   seed: number;
   /** DisCo: a frozen teacher with a projection head, and the consistency weight (32). */
   teacher?: Encoder;
@@ -58,7 +61,8 @@ export class MocoMethod implements Method {
   /** Host scratch for one key group's permuted images (the upload copies it, so it is reused every step). */
 
   constructor(readonly o: MocoOptions) {
-    if (!(o.queue > 0 && o.queue % o.batchSize === 0)) throw new Error(`MoCo: the queue length (${o.queue}) must be a positive multiple of the batch size (${o.batchSize})`);
+    const global = o.batchSize * (o.replicas ?? 1);
+    if (!(o.queue > 0 && o.queue % global === 0)) throw new Error(`MoCo: the queue length (${o.queue}) must be a positive multiple of the batch size (${global})`);
     if (!(o.momentum >= 0 && o.momentum < 1)) throw new Error(`MoCo: momentum must be in [0, 1), got ${o.momentum}`);
     if (!(o.temperature > 0)) throw new Error(`MoCo: temperature must be positive, got ${o.temperature}`);
     if (!(Number.isInteger(o.keyGroups) && o.keyGroups >= 1 && o.batchSize % o.keyGroups === 0 && o.batchSize / o.keyGroups >= 2)) {
@@ -149,12 +153,22 @@ export class MocoMethod implements Method {
     return { loss: add(nce, cons), parts: { infonce: nce, consistency: cons } };
   }
 
+  gatherRows(): Tensor[] { return [this.lastKeys!]; }
+
+  /** The keys of every replica's slice (the global batch, replica order) replace this replica's own. */
+  useGathered(rows: Tensor[]): void {
+    const k = rows[0]!;
+    if (k.shape[0] !== this.o.batchSize * (this.o.replicas ?? 1) || k.shape[1] !== this.o.dim) throw new Error(`MoCo: gathered keys of shape [${k.shape.join(', ')}], expected [${this.o.batchSize * (this.o.replicas ?? 1)}, ${this.o.dim}]`);
+    this.lastKeys?.dispose();
+    this.lastKeys = k.keep();
+  }
+
   afterStep(_batch: Batch, _step: number): void {
     for (const [k, q] of this.pairs) emaInPlace(k, q, this.o.momentum);
     // Enqueue this step's keys (computed before the update, as in MoCo), overwriting the oldest.
     const k = this.lastKeys!;
     stream.copy(k.buffer, 0, this.queue.buffer, this.ptr * this.o.dim * 4, k.size * 4); // one copy per step
-    this.ptr = (this.ptr + this.o.batchSize) % this.o.queue;
+    this.ptr = (this.ptr + k.shape[0]!) % this.o.queue;
     k.dispose();
     this.lastKeys = null;
   }

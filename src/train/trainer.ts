@@ -20,6 +20,7 @@ import type { Batch, DataLoader } from '../data/index.js';
 import { Progress } from './progress.js';
 import { writeLossCurve, smooth } from './plot.js';
 import { openRunDir, fileError, writeTextAtomic, type RunDir } from './rundir.js';
+import type { Exchange } from './replicas.js';
 
 /** What a training method provides to the loop. */
 export interface Method {
@@ -37,6 +38,12 @@ export interface Method {
   loss(batch: Batch, step: number): { loss: Tensor; parts?: Record<string, Tensor> };
   /** After the optimiser step (momentum encoder, queue). */
   afterStep(batch: Batch, step: number): void;
+  /**
+   * Data-parallel runs: tensors this step's loss made whose rows every replica needs from all replicas (MoCo's
+   * keys, for the queue); `useGathered` then receives them concatenated in replica order, before afterStep.
+   */
+  gatherRows?(): Tensor[];
+  useGathered?(rows: Tensor[]): void;
 }
 
 export interface TrainConfig {
@@ -85,6 +92,13 @@ export interface RunOptions {
   runDir?: RunDir;
   /** How to repeat this run on the command line, for the non-finite message (e.g. "simreg distill ..."). */
   commandLine?: string;
+  /**
+   * This process is one replica of a data-parallel run (see replicas.ts): gradients are averaged with the others
+   * every step; only replica 0 writes the run directory; the main thread holds the lock and the signals.
+   */
+  replica?: Exchange;
+  /** Data-parallel runs: compare a hash of every replica's parameters and buffers after each step (logged). */
+  checkReplicas?: boolean;
 }
 
 const CKPT = 'checkpoint.safetensors';
@@ -172,11 +186,12 @@ function sameJson(a: unknown, b: unknown): string | null {
 }
 
 export async function train(method: Method, loader: DataLoader, cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
-  const runDir = run.runDir ?? openRunDir(run.outDir, { resume: !!run.resume, overwrite: !!run.overwrite, command: run.command ?? `simreg ${method.name}`, inputs: run.inputs });
+  // Replicas never open the directory: the thread that started them holds it (and its lock).
+  const runDir = run.runDir ?? (run.replica ? null : openRunDir(run.outDir, { resume: !!run.resume, overwrite: !!run.overwrite, command: run.command ?? `simreg ${method.name}`, inputs: run.inputs }));
   try {
     return await trainIn(method, loader, cfg, run);
   } finally {
-    if (!run.runDir) runDir.release();
+    if (!run.runDir) runDir?.release();
   }
 }
 
@@ -184,6 +199,8 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
   const ckptPath = join(run.outDir, CKPT);
   const logPath = join(run.outDir, 'log.jsonl');
   const perEpoch = loader.batchesPerEpoch;
+  // Replicas other than 0 compute and exchange but write nothing.
+  const writer = !run.replica || run.replica.rank === 0;
   if (perEpoch < 1) throw new Error(`batch size ${cfg.batchSize} is larger than the data set (${loader.dataset.length} samples) with dropLast`);
   const opt = new SGD(decayGroups(method.trainable(), cfg.weightDecay, false), { lr: cfg.lr, momentum: cfg.momentum });
   let step = 0;
@@ -191,6 +208,13 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
   if (run.resume) {
     if (!existsSync(ckptPath)) throw new Error(`--resume: no checkpoint at ${ckptPath}`);
     const ck = await loadCheckpoint(ckptPath);
+    const devicesThen = Number((ck.config as { devices?: number } | undefined)?.devices ?? 1);
+    const devicesNow = run.replica?.world ?? 1;
+    if (devicesThen !== devicesNow) {
+      throw new Error(`--resume: ${ckptPath} was trained on ${devicesThen} device(s), this run has ${devicesNow}. BatchNorm statistics are per device, ` +
+        `over ${cfg.batchSize / devicesThen} images each then and ${cfg.batchSize / devicesNow} now, so the run would not continue as it started; ` +
+        `resume with --devices ${devicesThen} (the checkpoint's weights load on any number of devices: simreg eval, export)`);
+    }
     const diff = sameConfig(ck.config, fullConfig);
     if (diff) throw new Error(`--resume: ${ckptPath} was written by a different configuration (${diff}); resume with the same options (only --lr may change) or use a new --out`);
     const storedLr = (ck.config as { train?: { lr?: number } } | undefined)?.train?.lr;
@@ -199,9 +223,11 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     opt.loadStateDict(ck.optimizer ?? new Map(), ck.step);
     method.loadHostState((ck.extra as { host?: Record<string, number> } | undefined)?.host ?? {});
     step = ck.step;
-    trimLog(logPath, step);
-    console.error(`resumed from ${ckptPath} at step ${step}`);
-  } else {
+    if (writer) {
+      trimLog(logPath, step);
+      console.error(`resumed from ${ckptPath} at step ${step}${run.replica ? ` on ${run.replica.world} devices` : ''}`);
+    }
+  } else if (writer) {
     const cfgPath = join(run.outDir, 'config.json');
     try { writeFileSync(cfgPath, `${JSON.stringify(fullConfig, null, 2)}\n`); } catch (e) { throw fileError('write', cfgPath, e); }
     try { writeFileSync(logPath, ''); } catch (e) { throw fileError('write', logPath, e); }
@@ -213,6 +239,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     ? `The last good checkpoint (step ${lastGood}) is kept at ${ckptPath}: continue from it with a lower learning rate by running the same command with --resume and a smaller --lr (a resume may change --lr).`
     : `No checkpoint was written before step ${s}: start again with a smaller --lr (--overwrite to reuse ${run.outDir}).`);
   const save = async (s: number) => {
+    if (!writer) { lastGood = s; return; }
     const model = await collectState(method);
     const optimizer = await opt.stateDict();
     // Nothing non-finite is ever written: the previous checkpoint stays as it was.
@@ -241,22 +268,23 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     console.error(`\n${sig}: finishing this step and writing a checkpoint...`);
   };
   const hInt = onSignal('SIGINT'), hTerm = onSignal('SIGTERM');
-  process.on('SIGINT', hInt); process.on('SIGTERM', hTerm);
+  // A replica's signals arrive at the main thread, which passes them on through the exchange.
+  if (!run.replica) { process.on('SIGINT', hInt); process.on('SIGTERM', hTerm); }
 
   const losses: number[] = [];
-  const prog = run.quiet ? null : new Progress(method.name, step, cfg.batchSize);
+  const prog = run.quiet || !writer ? null : new Progress(method.name, step, cfg.batchSize);
   const t0 = performance.now();
   const startStep = step;
   try {
     // Step s's loss is read one step late: step s+1 is recorded and submitted (one submission per step) before
     // the host waits for it, so the device never idles on the read. The log, the progress line and the NaN stop
     // still see every step, in order; before a checkpoint the pending step is settled first.
-    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<ArrayBuffer[]> } | null = null;
+    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[] } | null = null;
     const settle = async () => {
       if (!pending) return;
       const p = pending;
       pending = null;
-      const vals = (await p.values).map((b) => new Float32Array(b)[0]!);
+      const vals = await p.values;
       const v = vals[0]!;
       if (!Number.isFinite(v)) {
         stopped = 'nan';
@@ -265,7 +293,9 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
       losses.push(v);
       const rec: Record<string, number> = { step: p.step, epoch: p.epoch, loss: v, lr: p.lr };
       p.names.forEach((k, i) => { rec[k] = vals[i + 1]!; });
-      try { appendFileSync(logPath, `${JSON.stringify(rec)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
+      if (!writer) return;
+      const out: Record<string, unknown> = p.hashes ? { ...rec, replicaHashes: p.hashes } : rec;
+      try { appendFileSync(logPath, `${JSON.stringify(out)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
       prog?.update({ step: p.step, total: cfg.steps, epoch: p.epoch, loss: v, lr: p.lr });
       run.onStep?.(p.step, v);
     };
@@ -278,17 +308,35 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         const { loss, parts } = tidy(() => method.loss(batch, step));
         batch.release();
         backward(loss);
+        const names = Object.keys(parts ?? {});
+        const scalars = [loss, ...names.map((k) => parts![k]!)];
+        let values: Promise<number[]>;
+        if (run.replica) {
+          // The loss is averaged with the gradients: every replica sees the global loss and stops on the same step.
+          const avg = await exchangeStep(run.replica, method, scalars);
+          values = Promise.resolve(avg);
+          if (run.replica.interrupted && !interrupted) interrupted = 'SIGINT/SIGTERM';
+        }
         opt.step();
         opt.zeroGrad();
         method.afterStep(batch, step);
-        const names = Object.keys(parts ?? {});
-        const values = stream.readLater([loss, ...names.map((k) => parts![k]!)].map((t) => ({ buffer: t.buffer, bytes: 4 })));
+        let hashes: number[] | undefined;
+        if (run.replica && run.checkReplicas) {
+          hashes = run.replica.compareHashes(await stateHash(method));
+          if (hashes.some((h) => h !== hashes![0])) {
+            throw new Error(`after step ${step + 1} the replicas' parameters or buffers differ (hashes ${hashes.map((h) => h.toString(16)).join(', ')}): data-parallel training lost synchronisation`);
+          }
+        }
+        if (!run.replica) {
+          const reads = stream.readLater(scalars.map((t) => ({ buffer: t.buffer, bytes: 4 })));
+          values = reads.then((bufs) => bufs.map((b) => new Float32Array(b)[0]!));
+        }
         loss.dispose();
         for (const p of Object.values(parts ?? {})) p.dispose();
         stream.flush();
         await settle();
         step++;
-        pending = { step, epoch, lr, names, values };
+        pending = { step, epoch, lr, names, values: values!, hashes };
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
         const due = cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps;
         if (interrupted || due || step >= cfg.steps) await settle();
@@ -303,7 +351,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     prog?.done();
     process.off('SIGINT', hInt); process.off('SIGTERM', hTerm);
     opt.dispose();
-    const log = readLossLog(logPath);
+    const log = writer ? readLossLog(logPath) : { steps: [], losses: [] };
     if (log.losses.length) {
       try {
         await writeLossCurve(join(run.outDir, 'loss.png'), `${method.name} loss`, [
@@ -314,6 +362,82 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (stopped === 'interrupted') console.error(`stopped at step ${step} (${interrupted}); checkpoint written to ${ckptPath}; continue with --resume`);
+  if (stopped === 'interrupted' && writer) console.error(`stopped at step ${step} (${interrupted}); checkpoint written to ${ckptPath}; continue with --resume`);
   return { steps: step, losses, stopped, seconds, imagesPerSec: ((step - startStep) * cfg.batchSize) / Math.max(1e-9, seconds), checkpoint: ckptPath };
+}
+
+/** FNV-1a over every word of the method's parameters, buffers and extra tensors (data-parallel checks). */
+async function stateHash(method: Method): Promise<number> {
+  const ts: Tensor[] = [];
+  for (const [, m] of method.modules) for (const [, t] of [...m.namedParameters(), ...m.namedBuffers()]) ts.push(t);
+  for (const [, t] of method.extraTensors()) ts.push(t);
+  const bufs = stream.readLater(ts.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })));
+  stream.flush();
+  let h = 0x811c9dc5;
+  for (const b of await bufs) {
+    const w = new Uint32Array(b);
+    for (let i = 0; i < w.length; i++) { h ^= w[i]!; h = Math.imul(h, 0x01000193); }
+  }
+  return h >>> 0;
+}
+
+/** Where each tensor's words sit in an exchange slot (fixed by the first step). */
+interface Layout { words: number; meanWords: number }
+
+/**
+ * One data-parallel exchange, between backward and the optimiser: this replica's gradients, loss terms, buffers
+ * and gathered rows go to its slot; the gradients and loss terms come back averaged over the replicas, replica
+ * 0's buffers replace this replica's, and the gathered rows of all replicas go to the method. Returns the
+ * averaged loss terms.
+ */
+async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Promise<number[]> {
+  const params = method.trainable().map(([, p]) => p);
+  const bufs = method.modules.flatMap(([, m]) => m.namedBuffers().map(([, t]) => t));
+  const gathers = method.gatherRows?.() ?? [];
+  for (const t of [...params, ...bufs, ...gathers, ...scalars]) {
+    if (t.dtype !== 'f32' && t.dtype !== 'i32') throw new Error(`data-parallel exchange: a ${t.dtype} tensor of shape [${t.shape.join(', ')}] has no 32-bit words to exchange`);
+  }
+  let off = 0;
+  const place = (t: Tensor) => { const o = off; off += t.size; return o; };
+  const gradAt = params.map(place);
+  const scalarAt = scalars.map(place);
+  const meanWords = off;
+  const bufAt = bufs.map(place);
+  const gatherAt = gathers.map(place);
+  const layout: Layout = { words: off, meanWords };
+  await ex.setup(layout.words);
+  ex.nextStep();
+  const withGrad = params.map((p, i) => [p, i] as const).filter(([p]) => p.grad);
+  const reads = stream.readLater([
+    ...withGrad.map(([p]) => ({ buffer: p.grad!.buffer, bytes: p.size * 4 })),
+    ...scalars.map((t) => ({ buffer: t.buffer, bytes: 4 })),
+    ...bufs.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })),
+    ...gathers.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })),
+  ]);
+  stream.flush();
+  const got = await reads;
+  const mine = ex.slot(ex.rank);
+  mine.fill(0, 0, meanWords);
+  let k = 0;
+  for (const [, i] of withGrad) mine.set(new Uint32Array(got[k++]!), gradAt[i]!);
+  for (const at of [...scalarAt, ...bufAt, ...gatherAt]) mine.set(new Uint32Array(got[k++]!), at);
+  ex.barrier();
+  ex.reduceChunk(meanWords);
+  ex.barrier();
+  const res = ex.result();
+  for (const [p, i] of withGrad) stream.write(p.grad!.buffer, res.subarray(gradAt[i]!, gradAt[i]! + p.size));
+  if (ex.rank !== 0) {
+    const first = ex.slot(0);
+    bufs.forEach((t, i) => stream.write(t.buffer, first.subarray(bufAt[i]!, bufAt[i]! + t.size)));
+  }
+  if (gathers.length) {
+    const rows = gathers.map((t, i) => {
+      const all = new Uint32Array(t.size * ex.world);
+      for (let r = 0; r < ex.world; r++) all.set(ex.slot(r).subarray(gatherAt[i]!, gatherAt[i]! + t.size), r * t.size);
+      return Tensor.fromArray(t.dtype === 'i32' ? new Int32Array(all.buffer) : new Float32Array(all.buffer), [t.shape[0]! * ex.world, ...t.shape.slice(1)], t.dtype);
+    });
+    method.useGathered!(rows);
+  }
+  ex.bytesPerStep = layout.words * 4 * 2;
+  return scalarAt.map((at) => res[at]!);
 }
