@@ -3,6 +3,7 @@ import { existsSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gpuContext, listAdapters } from '../gpu/device.js';
 import { DeviceMemoryError } from '../gpu/pool.js';
 import { openRunDir, type RunDir } from '../train/rundir.js';
@@ -221,6 +222,17 @@ async function resolveDevices(o: Parsed): Promise<string[] | null> {
   return names.length > 1 ? names : null;
 }
 
+/**
+ * The CLI bundle, which runs as a replica when started as a worker thread (main.ts). This code is also bundled
+ * into the library, the tests and the benches, so the bundle is looked for next to whichever one is running.
+ */
+function cliScript(): URL {
+  const env = process.env.SIMREG_CLI_SCRIPT;
+  const candidates = env ? [pathToFileURL(env)] : ['./cli.js', '../cli.js', '../../cli.js', '../../../cli.js'].map((p) => new URL(p, import.meta.url));
+  for (const c of candidates) if (c.protocol === 'file:' && existsSync(fileURLToPath(c))) return c;
+  throw new Error(`data-parallel runs start the CLI bundle (dist/cli.js) as their replicas, and it was not found (looked at ${candidates.map((c) => fileURLToPath(c)).join(', ')}); run \`npm run build\`, or set SIMREG_CLI_SCRIPT`);
+}
+
 /** What the main thread hands each replica of a data-parallel run. */
 export interface ReplicaPayload { kind: 'pretrain' | 'distill'; o: Parsed; adapters: string[] | null }
 
@@ -234,7 +246,7 @@ async function runReplicated(kind: 'pretrain' | 'distill', o: Parsed, files: str
   try {
     const n = deviceCount(o);
     console.log(`data-parallel: ${n} replicas, ${p.cfg.batchSize / n} images each per step, on ${adapters ? adapters.join(', ') : `${n} devices of one adapter`}`);
-    const script = new URL(import.meta.url);
+    const script = cliScript();
     const results = await runReplicas<{ result: TrainResult; exported: string | null }>(script, n, { kind, o, adapters } satisfies ReplicaPayload);
     return { ...results[0]!, outDir: p.outDir, teachers: [] as LoadedTeacher[] };
   } finally {

@@ -56,8 +56,10 @@ export class Exchange {
   private words = 0;
   /** Step parity: which half of the slots this exchange uses. */
   private parity = 0;
-  /** Bytes moved through host memory by this replica per exchange (its slot written, the result read). */
+  /** Bytes of this replica's slot: what it reads back from its device and writes to host memory every step. */
   bytesPerStep = 0;
+  /** Milliseconds spent waiting in barriers so far (for the slowest replica, or for the main thread). */
+  waitMs = 0;
 
   constructor(init: ReplicaInit) {
     this.rank = init.rank;
@@ -76,10 +78,12 @@ export class Exchange {
       Atomics.notify(c, GEN);
       return;
     }
+    const t0 = performance.now();
     while (Atomics.load(c, GEN) === gen) {
       if (Atomics.load(c, ABORT)) throw new ReplicaAborted('another replica failed; this one stops');
       Atomics.wait(c, GEN, gen, 200);
     }
+    this.waitMs += performance.now() - t0;
   }
 
   /** The interrupt request as seen at the last barrier: the same on every replica. */

@@ -279,7 +279,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     // Step s's loss is read one step late: step s+1 is recorded and submitted (one submission per step) before
     // the host waits for it, so the device never idles on the read. The log, the progress line and the NaN stop
     // still see every step, in order; before a checkpoint the pending step is settled first.
-    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[] } | null = null;
+    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[]; exchangeMs?: number; exchangeWaitMs?: number } | null = null;
     const settle = async () => {
       if (!pending) return;
       const p = pending;
@@ -294,7 +294,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
       const rec: Record<string, number> = { step: p.step, epoch: p.epoch, loss: v, lr: p.lr };
       p.names.forEach((k, i) => { rec[k] = vals[i + 1]!; });
       if (!writer) return;
-      const out: Record<string, unknown> = p.hashes ? { ...rec, replicaHashes: p.hashes } : rec;
+      const out: Record<string, unknown> = { ...rec, ...(p.exchangeMs !== undefined ? { exchangeMs: Math.round(p.exchangeMs * 100) / 100, exchangeWaitMs: Math.round(p.exchangeWaitMs! * 100) / 100, exchangeBytes: run.replica!.bytesPerStep } : {}), ...(p.hashes ? { replicaHashes: p.hashes } : {}) };
       try { appendFileSync(logPath, `${JSON.stringify(out)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
       prog?.update({ step: p.step, total: cfg.steps, epoch: p.epoch, loss: v, lr: p.lr });
       run.onStep?.(p.step, v);
@@ -311,10 +311,13 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         const names = Object.keys(parts ?? {});
         const scalars = [loss, ...names.map((k) => parts![k]!)];
         let values: Promise<number[]>;
+        let exchangeMs: number | undefined, exchangeWaitMs: number | undefined;
         if (run.replica) {
           // The loss is averaged with the gradients: every replica sees the global loss and stops on the same step.
           const avg = await exchangeStep(run.replica, method, scalars);
-          values = Promise.resolve(avg);
+          values = Promise.resolve(avg.scalars);
+          exchangeMs = avg.ms;
+          exchangeWaitMs = avg.waitMs;
           if (run.replica.interrupted && !interrupted) interrupted = 'SIGINT/SIGTERM';
         }
         opt.step();
@@ -336,7 +339,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         stream.flush();
         await settle();
         step++;
-        pending = { step, epoch, lr, names, values: values!, hashes };
+        pending = { step, epoch, lr, names, values: values!, hashes, exchangeMs, exchangeWaitMs };
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
         const due = cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps;
         if (interrupted || due || step >= cfg.steps) await settle();
@@ -390,7 +393,7 @@ interface Layout { words: number; meanWords: number }
  * 0's buffers replace this replica's, and the gathered rows of all replicas go to the method. Returns the
  * averaged loss terms.
  */
-async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Promise<number[]> {
+async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Promise<{ scalars: number[]; ms: number; waitMs: number }> {
   const params = method.trainable().map(([, p]) => p);
   const bufs = method.modules.flatMap(([, m]) => m.namedBuffers().map(([, t]) => t));
   const gathers = method.gatherRows?.() ?? [];
@@ -416,6 +419,9 @@ async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Pr
   ]);
   stream.flush();
   const got = await reads;
+  // From here to the uploads is the exchange's own time (waiting for the slowest replica included); the wait for
+  // the read-back above is this replica's backward pass finishing.
+  const t0 = performance.now(), wait0 = ex.waitMs;
   const mine = ex.slot(ex.rank);
   mine.fill(0, 0, meanWords);
   let k = 0;
@@ -438,6 +444,6 @@ async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Pr
     });
     method.useGathered!(rows);
   }
-  ex.bytesPerStep = layout.words * 4 * 2;
-  return scalarAt.map((at) => res[at]!);
+  ex.bytesPerStep = layout.words * 4;
+  return { scalars: scalarAt.map((at) => res[at]!), ms: performance.now() - t0, waitMs: ex.waitMs - wait0 };
 }
