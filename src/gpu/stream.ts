@@ -316,6 +316,56 @@ class Stream {
   }
 
   /**
+   * Host to device for many buffers from one host array (a data-parallel step's averaged gradients): one staging
+   * buffer and one host copy, then one recorded copy per piece (`from`: byte offset in `data`).
+   */
+  writeScattered(data: ArrayBufferView, pieces: { dst: GPUBuffer; from: number; bytes: number }[]): void {
+    const bytes = Math.ceil(data.byteLength / 4) * 4;
+    if (bytes === 0 || !pieces.length) return;
+    const staging = gpuContext().device.createBuffer({ size: bytes, usage: USAGE.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+    new Uint8Array(staging.getMappedRange(0, bytes)).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    const enc = this.endPass();
+    for (const p of pieces) {
+      if (p.from % 4 || p.bytes % 4 || p.from + p.bytes > bytes) throw new Error(`writeScattered: piece at ${p.from} of ${p.bytes} bytes does not fit ${bytes} 4-byte-aligned bytes`);
+      if (p.bytes) enc.copyBufferToBuffer(staging, p.from, p.dst, 0, p.bytes);
+    }
+    this.staged.push(staging);
+    this.uploads++;
+    this.uploadBytes += bytes;
+  }
+
+  /**
+   * Like readLater, but the values land straight in `into` (at each source's byte offset `at`): one host copy,
+   * for large read-backs such as a data-parallel step's gradients. Resolves with the milliseconds that copy took.
+   */
+  readLaterInto(srcs: { buffer: GPUBuffer; bytes: number; at: number }[], into: Uint8Array): Promise<number> {
+    for (const x of srcs) if (x.bytes % 4 || x.at + x.bytes > into.byteLength) throw new Error(`readLaterInto: ${x.bytes} bytes at ${x.at} do not fit ${into.byteLength} (4-byte multiples)`);
+    const total = srcs.reduce((a, x) => a + x.bytes, 0);
+    this.reads++;
+    this.readBytes += total;
+    const staging = pool.acquire(Math.max(4, total), USAGE.MAP_READ | USAGE.COPY_DST);
+    const enc = this.endPass();
+    let off = 0;
+    for (const x of srcs) { if (x.bytes) enc.copyBufferToBuffer(x.buffer, 0, staging, off, x.bytes); off += x.bytes; }
+    return new Promise((resolve, reject) => {
+      this.afterFlush.push(() => {
+        staging.mapAsync(0x1 /* READ */, 0, Math.max(4, total)).then(() => {
+          const t0 = performance.now();
+          const all = new Uint8Array(staging.getMappedRange(0, Math.max(4, total)));
+          let o = 0;
+          for (const x of srcs) { into.set(all.subarray(o, o + x.bytes), x.at); o += x.bytes; }
+          staging.unmap();
+          const ms = performance.now() - t0;
+          pool.release(staging);
+          const errs = takeGpuErrors();
+          if (errs.length) reject(new Error(errs.join('\n'))); else resolve(ms);
+        }, (e) => { pool.release(staging); reject(e); });
+      });
+    });
+  }
+
+  /**
    * Device to host without waiting: the copies are recorded into the open encoder now, and the promise resolves
    * with the values once the submission that holds them has run. A training step reads its loss this way and
    * looks at it one step later, so the device never idles while the host waits.

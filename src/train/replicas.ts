@@ -138,14 +138,20 @@ export class Exchange {
     const lo = Math.floor((meanWords * this.rank) / this.world), hi = Math.floor((meanWords * (this.rank + 1)) / this.world);
     const out = this.result();
     const slots = Array.from({ length: this.world }, (_, r) => this.slotF32(r));
-    const first = slots[0]!;
-    for (let i = lo; i < hi; i++) out[i] = first[i]!;
-    for (let r = 1; r < this.world; r++) {
+    const n = this.world;
+    if (n === 2) {
+      // One pass: (a + b) / 2 is the same float as the general sum-then-divide below.
+      const a = slots[0]!, b = slots[1]!;
+      for (let i = lo; i < hi; i++) out[i] = (a[i]! + b[i]!) / 2;
+      return;
+    }
+    out.set(slots[0]!.subarray(lo, hi), lo);
+    for (let r = 1; r < n - 1; r++) {
       const s = slots[r]!;
       for (let i = lo; i < hi; i++) out[i]! += s[i]!;
     }
-    const n = this.world;
-    for (let i = lo; i < hi; i++) out[i]! /= n;
+    const last = slots[n - 1]!;
+    for (let i = lo; i < hi; i++) out[i] = (out[i]! + last[i]!) / n;
   }
 }
 

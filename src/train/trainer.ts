@@ -411,30 +411,30 @@ async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Pr
   await ex.setup(layout.words);
   ex.nextStep();
   const withGrad = params.map((p, i) => [p, i] as const).filter(([p]) => p.grad);
-  const reads = stream.readLater([
-    ...withGrad.map(([p]) => ({ buffer: p.grad!.buffer, bytes: p.size * 4 })),
-    ...scalars.map((t) => ({ buffer: t.buffer, bytes: 4 })),
-    ...bufs.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })),
-    ...gathers.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })),
-  ]);
-  stream.flush();
-  const got = await reads;
-  // From here to the uploads is the exchange's own time (waiting for the slowest replica included); the wait for
-  // the read-back above is this replica's backward pass finishing.
-  const t0 = performance.now(), wait0 = ex.waitMs;
   const mine = ex.slot(ex.rank);
-  mine.fill(0, 0, meanWords);
-  let k = 0;
-  for (const [, i] of withGrad) mine.set(new Uint32Array(got[k++]!), gradAt[i]!);
-  for (const at of [...scalarAt, ...bufAt, ...gatherAt]) mine.set(new Uint32Array(got[k++]!), at);
+  // Gradients that do not exist this step (a parameter the loss did not reach, on every replica alike) count as 0.
+  if (withGrad.length < params.length) mine.fill(0, 0, meanWords);
+  const reads = stream.readLaterInto([
+    ...withGrad.map(([p, i]) => ({ buffer: p.grad!.buffer, bytes: p.size * 4, at: gradAt[i]! * 4 })),
+    ...scalars.map((t, i) => ({ buffer: t.buffer, bytes: 4, at: scalarAt[i]! * 4 })),
+    ...bufs.map((t, i) => ({ buffer: t.buffer, bytes: t.size * 4, at: bufAt[i]! * 4 })),
+    ...gathers.map((t, i) => ({ buffer: t.buffer, bytes: t.size * 4, at: gatherAt[i]! * 4 })),
+  ], new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength));
+  stream.flush();
+  // Until the read-back arrives this replica's backward pass is still running; the copy out of it and everything
+  // from then on to the uploads is the exchange's own time (waiting for the slowest replica included).
+  const copyMs = await reads;
+  const t0 = performance.now(), wait0 = ex.waitMs;
   ex.barrier();
   ex.reduceChunk(meanWords);
   ex.barrier();
   const res = ex.result();
-  for (const [p, i] of withGrad) stream.write(p.grad!.buffer, res.subarray(gradAt[i]!, gradAt[i]! + p.size));
+  stream.writeScattered(res.subarray(0, meanWords), withGrad.map(([p, i]) => ({ dst: p.grad!.buffer, from: gradAt[i]! * 4, bytes: p.size * 4 })));
   if (ex.rank !== 0) {
     const first = ex.slot(0);
-    bufs.forEach((t, i) => stream.write(t.buffer, first.subarray(bufAt[i]!, bufAt[i]! + t.size)));
+    // Buffers sit right after the averaged words, in order.
+    const bufEnd = meanWords + bufs.reduce((a, t) => a + t.size, 0);
+    if (bufs.length) stream.writeScattered(first.subarray(meanWords, bufEnd), bufs.map((t, i) => ({ dst: t.buffer, from: (bufAt[i]! - meanWords) * 4, bytes: t.size * 4 })));
   }
   if (gathers.length) {
     const rows = gathers.map((t, i) => {
@@ -445,5 +445,5 @@ async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Pr
     method.useGathered!(rows);
   }
   ex.bytesPerStep = layout.words * 4;
-  return { scalars: scalarAt.map((at) => res[at]!), ms: performance.now() - t0, waitMs: ex.waitMs - wait0 };
+  return { scalars: scalarAt.map((at) => res[at]!), ms: copyMs + performance.now() - t0, waitMs: ex.waitMs - wait0 };
 }
