@@ -27,19 +27,22 @@ import { bytes } from '../helpers/data_fixtures.js';
 // ---- the BatchNorm-free model both sides train: a two-layer MLP on 4x4 images, cross-entropy on 10 classes
 const data = () => new ArrayDataset({ name: 'noise', pixels: bytes(64 * 16, 7), labels: Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10), width: 4, height: 4, channels: 1, numClasses: 10 });
 const pipeline = makePipeline('eval', { size: 4, channels: 1, mean: [0.5], std: [0.25] });
-function mlpMethod(): Method {
+function mlpMethod(fail?: () => boolean): Method {
   const head = new MLPHead(16, [{ out: 24, relu: true }, { out: 10 }], 11);
   return {
     name: 'mlp', modules: [['head', head]], trainable: () => head.namedParameters(), extraTensors: () => [], hostState: () => ({}), loadHostState: () => {},
-    loss: (b) => ({ loss: crossEntropy(head.forward(Tensor.fromArray(b.images[0]!, [b.size, 16])), b.labels) }),
+    loss: (b, step) => {
+      if (fail?.() && step === 1) throw new Error(`replica failure injected at step ${step}`);
+      return { loss: crossEntropy(head.forward(Tensor.fromArray(b.images[0]!, [b.size, 16])), b.labels) };
+    },
     afterStep: () => {},
   };
 }
-interface MlpJob { out: string; cfg: TrainConfig }
+interface MlpJob { out: string; cfg: TrainConfig; failRank?: number }
 async function trainMlp(job: MlpJob, replica?: Exchange): Promise<void> {
   const loader = new DataLoader(data(), { batchSize: job.cfg.batchSize, pipeline, views: 'single', shuffle: true, seed: 5, dropLast: true, ...(replica ? { shard: { index: replica.rank, count: replica.world } } : {}) });
   try {
-    await train(mlpMethod(), loader, job.cfg, { outDir: job.out, runConfig: { test: 'mlp' }, quiet: true, replica });
+    await train(mlpMethod(() => replica !== undefined && replica.rank === job.failRank), loader, job.cfg, { outDir: job.out, runConfig: { test: 'mlp' }, quiet: true, replica });
   } finally { await loader.close(); }
 }
 
@@ -67,7 +70,7 @@ function runTests(): void {
   const SMALL = ['--preset', 'fmnist', '--size', '16', '--train-subset', '400', '--width', '0.125', '--batch', '16', '--quiet'];
   const simreg = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', cwd: dir });
   type Rec = { step: number; loss: number; replicaHashes?: number[] };
-  const log = (out: string): Rec[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+  const log = (out: string): Rec[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
 
   test.before(async () => { await setupGpu(); });
   test.after(async () => { await teardownGpu(); rmSync(dir, { recursive: true, force: true }); });
@@ -101,6 +104,20 @@ function runTests(): void {
       assert.is(la.length, cfg.steps);
       la.forEach((r, i) => assert.ok(Math.abs(r.loss - lb[i]!.loss) <= 1e-6 * Math.max(1, lb[i]!.loss), `${tag}: loss at step ${r.step}: ${r.loss} vs ${lb[i]!.loss}`));
     }
+  });
+
+  test('one replica failing stops the others: the error is its own, and no replica waits forever', async () => {
+    const out = join(dir, 'mlp-fail');
+    mkdirSync(out);
+    const cfg = { steps: 4, batchSize: 16, lr: 0.1, momentum: 0, weightDecay: 0, warmupSteps: 0, cosinePerEpoch: false, checkpointEvery: 0, seed: 0 };
+    let msg = '';
+    const t0 = Date.now();
+    try { await runReplicas(new URL(import.meta.url), 2, { out, cfg, failRank: 1 } satisfies MlpJob); } catch (e) { msg = (e as Error).message; }
+    assert.match(msg, /replica failure injected at step 1/);
+    assert.ok(Date.now() - t0 < 60_000, 'the failure took a minute to surface');
+    // Replica 0 went no further than the step both finished (its record is still pending when the run stops).
+    assert.ok(log(out).every((r) => r.step <= 1), `replica 0 went on alone: ${JSON.stringify(log(out))}`);
+    assert.not.ok(existsSync(join(out, 'checkpoint.safetensors')), 'a checkpoint was written by a failed run');
   });
 
   const sameHashes = (out: string, steps: number) => {
