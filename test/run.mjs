@@ -26,7 +26,9 @@ const files = readdirSync(dir, { recursive: true })
 
 const GPU_LAYERS = ['gpu', 'kernels', 'ops', 'models'];
 const adapters = (process.env.SIMREG_TEST_ADAPTERS ?? 'lavapipe,swiftshader').split(',').map((s) => s.trim()).filter(Boolean);
-const isGpuLayer = (f) => GPU_LAYERS.includes(relative(dir, f).split(/[\\/]/)[0]);
+// Files outside those layers that must pass on every adapter too: data-parallel training (several devices).
+const EVERY_ADAPTER = ['distill/parallel.test.js'];
+const isGpuLayer = (f) => GPU_LAYERS.includes(relative(dir, f).split(/[\\/]/)[0]) || EVERY_ADAPTER.includes(relative(dir, f).split(/[\\/]/).join('/'));
 
 /** Every file once per adapter for the GPU layers, once (default adapter) otherwise. */
 const runs = [];

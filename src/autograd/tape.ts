@@ -69,11 +69,20 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
+export interface BackwardOptions {
+  /**
+   * Called once per leaf as soon as its `.grad` is final for this sweep (every contribution added; the work is
+   * recorded, not yet run). Data-parallel training starts reading gradients back from here while the rest of the
+   * backward pass is still to run.
+   */
+  onLeafGrad?: (leaf: Tensor) => void;
+}
+
 /**
  * Reverse-mode sweep from `root`. `dy` defaults to ones for a one-element root.
  * Leaves (tensors with requiresGrad and no node) receive `.grad`, added to any existing gradient.
  */
-export function backward(root: Tensor, dy?: Tensor): void {
+export function backward(root: Tensor, dy?: Tensor, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error(`backward: ${root.label()} does not require grad (no parameter in its graph needs a gradient)`);
   if (!dy && root.size !== 1) throw new Error(`backward: root ${root.label()} is not a scalar; pass dy of shape ${fmtShape(root.shape)}`);
   if (dy && dy.size !== root.size) throw new Error(`backward: dy ${dy.label()} does not match root ${root.label()}`);
@@ -92,6 +101,8 @@ export function backward(root: Tensor, dy?: Tensor): void {
       if (!node) {
         // A leaf.
         if (t.grad) { addInPlace(t.grad, g); g.dispose(); } else { t.grad = g.view(t.shape).keep(); g.dispose(); }
+        // Topological order: every consumer of the leaf ran before it, so nothing more is added to its gradient.
+        opts.onLeafGrad?.(t);
         continue;
       }
       if (!node.saved) throw new Error(`backward: the graph through ${node.op} was already freed by an earlier backward()`);

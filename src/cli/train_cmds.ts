@@ -46,6 +46,7 @@ export const TRAIN_OPTS: OptSpec[] = [
   { name: 'quiet', type: 'bool', default: false, help: 'no progress line' },
   { name: 'stop-after', type: 'int', min: 1, help: 'stop after this step as if interrupted (checkpoint written; continue with --resume)' },
   { name: 'devices', type: 'string', default: '1', help: 'data-parallel replicas, one device each: N, or all (every GPU adapter found); --batch is the global batch, split evenly' },
+  { name: 'bucket-mb', type: 'number', default: 25, min: 0, help: 'with --devices: gradients go to the other devices in buckets of this many MiB as the backward pass finishes them, overlapping it (0: all after it; the result is the same)' },
   { name: 'check-replicas', type: 'bool', default: false, help: 'with --devices: compare a hash of every replica\'s weights after each step and stop if they differ (slower; logged)' },
 ];
 
@@ -294,7 +295,7 @@ async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks, replica?: Exc
     result = await train(method, loader, p.cfg, {
       outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
       runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo, ...devicesConfig(o) }, runDir: p.runDir,
-      replica, checkReplicas: Boolean(o['check-replicas']),
+      replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
     });
   } finally { await loader.close(); }
   report('pre-training', result, p.outDir);
@@ -398,7 +399,7 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
         runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })), teacherSha256, ...devicesConfig(o) },
-        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']),
+        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
@@ -423,7 +424,7 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
         runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec, teacherSha256, ...devicesConfig(o) },
-        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']),
+        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);

@@ -131,11 +131,13 @@ export class Exchange {
   }
 
   /**
-   * Average words [0, meanWords) of every slot into the result: this replica does its own contiguous chunk,
-   * summing the slots in rank order. Call between the two barriers.
+   * Average words [from, to) of every slot into the result: this replica does its own contiguous part of the
+   * range, summing the slots in rank order. Call after a barrier that follows every replica's writes of those
+   * words, and before another barrier that precedes any read of the result.
    */
-  reduceChunk(meanWords: number): void {
-    const lo = Math.floor((meanWords * this.rank) / this.world), hi = Math.floor((meanWords * (this.rank + 1)) / this.world);
+  reduceChunk(from: number, to: number): void {
+    const len = to - from;
+    const lo = from + Math.floor((len * this.rank) / this.world), hi = from + Math.floor((len * (this.rank + 1)) / this.world);
     const out = this.result();
     const slots = Array.from({ length: this.world }, (_, r) => this.slotF32(r));
     const n = this.world;

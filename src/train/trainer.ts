@@ -21,6 +21,7 @@ import { Progress } from './progress.js';
 import { writeLossCurve, smooth } from './plot.js';
 import { openRunDir, fileError, writeTextAtomic, type RunDir } from './rundir.js';
 import type { Exchange } from './replicas.js';
+import { GradSync } from './grad_sync.js';
 
 /** What a training method provides to the loop. */
 export interface Method {
@@ -99,6 +100,11 @@ export interface RunOptions {
   replica?: Exchange;
   /** Data-parallel runs: compare a hash of every replica's parameters and buffers after each step (logged). */
   checkReplicas?: boolean;
+  /**
+   * Data-parallel runs: read gradients back in buckets of this many bytes as the backward pass finishes them, so
+   * the averaging overlaps the rest of the backward pass (0: one exchange after it). Default 25 MiB.
+   */
+  bucketBytes?: number;
 }
 
 const CKPT = 'checkpoint.safetensors';
@@ -272,6 +278,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
   if (!run.replica) { process.on('SIGINT', hInt); process.on('SIGTERM', hTerm); }
 
   const losses: number[] = [];
+  const sync = run.replica ? new GradSync(run.replica, method, run.bucketBytes ?? 25 * 2 ** 20) : null;
   const prog = run.quiet || !writer ? null : new Progress(method.name, step, cfg.batchSize);
   const t0 = performance.now();
   const startStep = step;
@@ -279,7 +286,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     // Step s's loss is read one step late: step s+1 is recorded and submitted (one submission per step) before
     // the host waits for it, so the device never idles on the read. The log, the progress line and the NaN stop
     // still see every step, in order; before a checkpoint the pending step is settled first.
-    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[]; exchangeMs?: number; exchangeWaitMs?: number } | null = null;
+    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[]; exchangeMs?: number; exchangeWaitMs?: number; exchangeBuckets?: number } | null = null;
     const settle = async () => {
       if (!pending) return;
       const p = pending;
@@ -294,7 +301,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
       const rec: Record<string, number> = { step: p.step, epoch: p.epoch, loss: v, lr: p.lr };
       p.names.forEach((k, i) => { rec[k] = vals[i + 1]!; });
       if (!writer) return;
-      const out: Record<string, unknown> = { ...rec, ...(p.exchangeMs !== undefined ? { exchangeMs: Math.round(p.exchangeMs * 100) / 100, exchangeWaitMs: Math.round(p.exchangeWaitMs! * 100) / 100, exchangeBytes: run.replica!.bytesPerStep } : {}), ...(p.hashes ? { replicaHashes: p.hashes } : {}) };
+      const out: Record<string, unknown> = { ...rec, ...(p.exchangeMs !== undefined ? { exchangeMs: Math.round(p.exchangeMs * 100) / 100, exchangeWaitMs: Math.round(p.exchangeWaitMs! * 100) / 100, exchangeBytes: run.replica!.bytesPerStep, exchangeBuckets: p.exchangeBuckets } : {}), ...(p.hashes ? { replicaHashes: p.hashes } : {}) };
       try { appendFileSync(logPath, `${JSON.stringify(out)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
       prog?.update({ step: p.step, total: cfg.steps, epoch: p.epoch, loss: v, lr: p.lr });
       run.onStep?.(p.step, v);
@@ -307,19 +314,19 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         // tidy keeps what the result references (the loss and its parts) and frees the rest.
         const { loss, parts } = tidy(() => method.loss(batch, step));
         batch.release();
-        backward(loss);
         const names = Object.keys(parts ?? {});
         const scalars = [loss, ...names.map((k) => parts![k]!)];
         let values: Promise<number[]>;
-        let exchangeMs: number | undefined, exchangeWaitMs: number | undefined;
-        if (run.replica) {
+        let exchangeMs: number | undefined, exchangeWaitMs: number | undefined, exchangeBuckets: number | undefined;
+        if (sync) {
           // The loss is averaged with the gradients: every replica sees the global loss and stops on the same step.
-          const avg = await exchangeStep(run.replica, method, scalars);
+          const avg = await sync.backward(loss, scalars);
           values = Promise.resolve(avg.scalars);
           exchangeMs = avg.ms;
           exchangeWaitMs = avg.waitMs;
-          if (run.replica.interrupted && !interrupted) interrupted = 'SIGINT/SIGTERM';
-        }
+          exchangeBuckets = avg.buckets;
+          if (run.replica!.interrupted && !interrupted) interrupted = 'SIGINT/SIGTERM';
+        } else backward(loss);
         opt.step();
         opt.zeroGrad();
         method.afterStep(batch, step);
@@ -339,7 +346,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         stream.flush();
         await settle();
         step++;
-        pending = { step, epoch, lr, names, values: values!, hashes, exchangeMs, exchangeWaitMs };
+        pending = { step, epoch, lr, names, values: values!, hashes, exchangeMs, exchangeWaitMs, exchangeBuckets };
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
         const due = cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps;
         if (interrupted || due || step >= cfg.steps) await settle();
@@ -382,68 +389,4 @@ async function stateHash(method: Method): Promise<number> {
     for (let i = 0; i < w.length; i++) { h ^= w[i]!; h = Math.imul(h, 0x01000193); }
   }
   return h >>> 0;
-}
-
-/** Where each tensor's words sit in an exchange slot (fixed by the first step). */
-interface Layout { words: number; meanWords: number }
-
-/**
- * One data-parallel exchange, between backward and the optimiser: this replica's gradients, loss terms, buffers
- * and gathered rows go to its slot; the gradients and loss terms come back averaged over the replicas, replica
- * 0's buffers replace this replica's, and the gathered rows of all replicas go to the method. Returns the
- * averaged loss terms.
- */
-async function exchangeStep(ex: Exchange, method: Method, scalars: Tensor[]): Promise<{ scalars: number[]; ms: number; waitMs: number }> {
-  const params = method.trainable().map(([, p]) => p);
-  const bufs = method.modules.flatMap(([, m]) => m.namedBuffers().map(([, t]) => t));
-  const gathers = method.gatherRows?.() ?? [];
-  for (const t of [...params, ...bufs, ...gathers, ...scalars]) {
-    if (t.dtype !== 'f32' && t.dtype !== 'i32') throw new Error(`data-parallel exchange: a ${t.dtype} tensor of shape [${t.shape.join(', ')}] has no 32-bit words to exchange`);
-  }
-  let off = 0;
-  const place = (t: Tensor) => { const o = off; off += t.size; return o; };
-  const gradAt = params.map(place);
-  const scalarAt = scalars.map(place);
-  const meanWords = off;
-  const bufAt = bufs.map(place);
-  const gatherAt = gathers.map(place);
-  const layout: Layout = { words: off, meanWords };
-  await ex.setup(layout.words);
-  ex.nextStep();
-  const withGrad = params.map((p, i) => [p, i] as const).filter(([p]) => p.grad);
-  const mine = ex.slot(ex.rank);
-  // Gradients that do not exist this step (a parameter the loss did not reach, on every replica alike) count as 0.
-  if (withGrad.length < params.length) mine.fill(0, 0, meanWords);
-  const reads = stream.readLaterInto([
-    ...withGrad.map(([p, i]) => ({ buffer: p.grad!.buffer, bytes: p.size * 4, at: gradAt[i]! * 4 })),
-    ...scalars.map((t, i) => ({ buffer: t.buffer, bytes: 4, at: scalarAt[i]! * 4 })),
-    ...bufs.map((t, i) => ({ buffer: t.buffer, bytes: t.size * 4, at: bufAt[i]! * 4 })),
-    ...gathers.map((t, i) => ({ buffer: t.buffer, bytes: t.size * 4, at: gatherAt[i]! * 4 })),
-  ], new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength));
-  stream.flush();
-  // Until the read-back arrives this replica's backward pass is still running; the copy out of it and everything
-  // from then on to the uploads is the exchange's own time (waiting for the slowest replica included).
-  const copyMs = await reads;
-  const t0 = performance.now(), wait0 = ex.waitMs;
-  ex.barrier();
-  ex.reduceChunk(meanWords);
-  ex.barrier();
-  const res = ex.result();
-  stream.writeScattered(res.subarray(0, meanWords), withGrad.map(([p, i]) => ({ dst: p.grad!.buffer, from: gradAt[i]! * 4, bytes: p.size * 4 })));
-  if (ex.rank !== 0) {
-    const first = ex.slot(0);
-    // Buffers sit right after the averaged words, in order.
-    const bufEnd = meanWords + bufs.reduce((a, t) => a + t.size, 0);
-    if (bufs.length) stream.writeScattered(first.subarray(meanWords, bufEnd), bufs.map((t, i) => ({ dst: t.buffer, from: (bufAt[i]! - meanWords) * 4, bytes: t.size * 4 })));
-  }
-  if (gathers.length) {
-    const rows = gathers.map((t, i) => {
-      const all = new Uint32Array(t.size * ex.world);
-      for (let r = 0; r < ex.world; r++) all.set(ex.slot(r).subarray(gatherAt[i]!, gatherAt[i]! + t.size), r * t.size);
-      return Tensor.fromArray(t.dtype === 'i32' ? new Int32Array(all.buffer) : new Float32Array(all.buffer), [t.shape[0]! * ex.world, ...t.shape.slice(1)], t.dtype);
-    });
-    method.useGathered!(rows);
-  }
-  ex.bytesPerStep = layout.words * 4;
-  return { scalars: scalarAt.map((at) => res[at]!), ms: copyMs + performance.now() - t0, waitMs: ex.waitMs - wait0 };
 }

@@ -38,11 +38,11 @@ function mlpMethod(fail?: () => boolean): Method {
     afterStep: () => {},
   };
 }
-interface MlpJob { out: string; cfg: TrainConfig; failRank?: number }
+interface MlpJob { out: string; cfg: TrainConfig; failRank?: number; bucketBytes?: number }
 async function trainMlp(job: MlpJob, replica?: Exchange): Promise<void> {
   const loader = new DataLoader(data(), { batchSize: job.cfg.batchSize, pipeline, views: 'single', shuffle: true, seed: 5, dropLast: true, ...(replica ? { shard: { index: replica.rank, count: replica.world } } : {}) });
   try {
-    await train(mlpMethod(() => replica !== undefined && replica.rank === job.failRank), loader, job.cfg, { outDir: job.out, runConfig: { test: 'mlp' }, quiet: true, replica });
+    await train(mlpMethod(() => replica !== undefined && replica.rank === job.failRank), loader, job.cfg, { outDir: job.out, runConfig: { test: 'mlp' }, quiet: true, replica, bucketBytes: job.bucketBytes });
   } finally { await loader.close(); }
 }
 
@@ -106,6 +106,21 @@ function runTests(): void {
     }
   });
 
+  test('gradients sent in buckets during the backward pass average to the same bits as one exchange after it', async () => {
+    const cfg = { steps: 3, batchSize: 16, lr: 0.2, momentum: 0.9, weightDecay: 1e-3, warmupSteps: 0, cosinePerEpoch: false, checkpointEvery: 0, seed: 0 };
+    const whole = join(dir, 'mlp-whole'), buckets = join(dir, 'mlp-buckets');
+    mkdirSync(whole); mkdirSync(buckets);
+    await runReplicas(new URL(import.meta.url), 2, { out: whole, cfg, bucketBytes: 0 } satisfies MlpJob);
+    // 4 bytes: every parameter tensor of the MLP ends a bucket of its own (4 buckets, the last with the loss).
+    await runReplicas(new URL(import.meta.url), 2, { out: buckets, cfg, bucketBytes: 4 } satisfies MlpJob);
+    const nb = (out: string) => log(out).map((r) => (r as Rec & { exchangeBuckets: number }).exchangeBuckets);
+    assert.equal(nb(whole), [1, 1, 1]);
+    // The first step learns the order in which the backward pass finishes the gradients; later steps follow it.
+    assert.equal(nb(buckets), [1, 4, 4]);
+    assert.ok(readFileSync(join(whole, 'checkpoint.safetensors')).equals(readFileSync(join(buckets, 'checkpoint.safetensors'))), 'the bucketed run\'s checkpoint differs');
+    assert.equal(log(whole).map((r) => r.loss), log(buckets).map((r) => r.loss));
+  });
+
   test('one replica failing stops the others: the error is its own, and no replica waits forever', async () => {
     const out = join(dir, 'mlp-fail');
     mkdirSync(out);
@@ -133,7 +148,7 @@ function runTests(): void {
   test('with BatchNorm: SimReg, MoCo-v2 and DisCo replicas stay bit-identical after every step', () => {
     const runs: [string, string[]][] = [
       ['simreg', ['distill', '--teacher', TEACHER, '--workers', '1']],
-      ['moco', ['pretrain', '--queue', '64', '--workers', '0']],
+      ['moco', ['pretrain', '--queue', '64', '--workers', '0', '--bucket-mb', '0.01']],
       ['disco', ['distill', '--method', 'disco', '--teacher', TEACHER, '--queue', '64', '--workers', '0']],
     ];
     for (const [name, args] of runs) {
@@ -142,13 +157,17 @@ function runTests(): void {
       assert.is(r.status, 0, `${name}: ${r.stderr}`);
       assert.match(r.stdout, /data-parallel: 2 replicas, 8 images each per step/);
       sameHashes(out, 3);
+      if (name === 'moco') {
+        const nb = log(out).map((r) => (r as Rec & { exchangeBuckets: number }).exchangeBuckets);
+        assert.ok(nb[0] === 1 && nb.slice(1).every((n) => n > 1), `MoCo with 10 KiB buckets: ${nb.join(', ')} buckets per step`);
+      }
       const ck = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { devices?: number };
       assert.is(ck.devices, 2, `${name}: the device count is not recorded`);
     }
   });
 
   test('SIGINT to a two-device MoCo run writes a checkpoint; --resume continues bit for bit', async () => {
-    const args = ['pretrain', ...SMALL, '--queue', '64', '--workers', '1', '--steps', '10', '--devices', '2'];
+    const args = ['pretrain', ...SMALL, '--queue', '64', '--workers', '1', '--steps', '10', '--devices', '2', '--bucket-mb', '0.05'];
     const straight = join(dir, 'sig-straight'), cut = join(dir, 'sig-cut');
     let r = simreg(...args, '--out', straight);
     assert.is(r.status, 0, r.stderr);
