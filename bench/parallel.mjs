@@ -7,7 +7,7 @@
 // replica.
 //
 //   node bench/parallel.mjs [--devices 2] [--rounds 2] [--short 3] [--long 11] [--size 32] [--width 0.25]
-//                           [--batch 32] [--arch resnet18] [--no-save]
+//                           [--batch 32] [--arch resnet18] [--bucket-mb 25] [--no-save]
 //
 // Appends one JSON line per device count to bench/results/parallel.jsonl. On one machine's adapter the
 // replicas share its cores, so N devices cannot be faster here: the number to read is the overhead.
@@ -25,6 +25,7 @@ const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 && i + 1
 const devices = Number(opt('devices', '2')), rounds = Number(opt('rounds', '2'));
 const short = Number(opt('short', '3')), long = Number(opt('long', '11'));
 const size = opt('size', '32'), width = opt('width', '0.25'), batch = opt('batch', '32'), arch = opt('arch', 'resnet18');
+const bucketMb = opt('bucket-mb', '25');
 if (!(long > short && short >= 1)) throw new Error('--long must exceed --short (both at least 1)');
 const teacher = join(root, 'assets', 'fmnist-moco-resnet18x0.25.safetensors');
 const dir = mkdtempSync(join(tmpdir(), 'simreg-bench-parallel-'));
@@ -34,7 +35,7 @@ function run(n, steps) {
   rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [cli, 'distill', '--teacher', teacher, '--preset', 'fmnist', '--arch', arch, '--size', size, '--width', width,
-    '--batch', batch, '--train-subset', '2000', '--workers', '1', '--steps', String(steps), '--devices', String(n), '--quiet', '--out', out], { encoding: 'utf8' });
+    '--batch', batch, '--train-subset', '2000', '--workers', '1', '--steps', String(steps), '--devices', String(n), '--bucket-mb', bucketMb, '--quiet', '--out', out], { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`devices ${n}, ${steps} steps: exit ${r.status}\n${r.stderr}`);
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -52,7 +53,7 @@ for (let round = 0; round < rounds; round++) {
       t[steps === short ? 'short' : 'long'].push(seconds);
       if (steps === long && n > 1) {
         // The first step compiles pipelines on every replica: leave it out of the exchange averages.
-        for (const rec of log.slice(1)) { t.exch.push(rec.exchangeMs); t.wait.push(rec.exchangeWaitMs); t.bytes = rec.exchangeBytes; }
+        for (const rec of log.slice(1)) { t.exch.push(rec.exchangeMs); t.wait.push(rec.exchangeWaitMs); t.buckets = rec.exchangeBuckets; t.bytes = rec.exchangeBytes; }
       }
       console.error(`round ${round + 1}: ${n} device(s), ${steps} steps: ${seconds.toFixed(1)} s`);
     }
@@ -67,16 +68,16 @@ const rows = counts.map((n) => {
   const perStep = t.long.map((l, i) => (l - t.short[i]) / (long - short));
   return {
     n, perStep, median: med(perStep),
-    exchangeMs: n > 1 ? mean(t.exch) : 0, waitMs: n > 1 ? mean(t.wait) : 0, bytes: t.bytes,
+    exchangeMs: n > 1 ? mean(t.exch) : 0, waitMs: n > 1 ? mean(t.wait) : 0, bytes: t.bytes, buckets: t.buckets,
   };
 });
 const base = rows[0].median;
 const date = new Date().toISOString();
-console.log(`SimReg ${arch} x${width}, ${size}x${size}, global batch ${batch}, ${cpus().length} cores (${hostname()}), adapter from SIMREG_ADAPTER or Dawn's default`);
-console.log('devices | s/step (median; each round) | vs 1 device | exchange ms/step (of which waiting) | bytes per replica per step');
+console.log(`SimReg ${arch} x${width}, ${size}x${size}, global batch ${batch}, buckets of ${bucketMb} MiB, ${cpus().length} cores (${hostname()}), adapter from SIMREG_ADAPTER or Dawn's default`);
+console.log('devices | s/step (median; each round) | vs 1 device | exposed exchange ms/step (of which waiting) | bytes per replica per step (buckets)');
 for (const r of rows) {
   console.log(`${r.n} | ${r.median.toFixed(3)} (${r.perStep.map((v) => v.toFixed(3)).join(', ')}) | ${(r.median / base).toFixed(2)}x | ` +
-    (r.n > 1 ? `${r.exchangeMs.toFixed(1)} (${r.waitMs.toFixed(1)}) | ${(r.bytes / 2 ** 20).toFixed(2)} MiB` : '- | -'));
+    (r.n > 1 ? `${r.exchangeMs.toFixed(1)} (${r.waitMs.toFixed(1)}) | ${(r.bytes / 2 ** 20).toFixed(2)} MiB (${r.buckets})` : '- | -'));
 }
 if (!args.includes('--no-save')) {
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -84,7 +85,7 @@ if (!args.includes('--no-save')) {
     appendFileSync(join(root, 'bench', 'results', 'parallel.jsonl'), `${JSON.stringify({
       bench: 'parallel', date, arch, width: Number(width), size: Number(size), batch: Number(batch), devices: r.n, cores: cpus().length,
       adapter: process.env.SIMREG_ADAPTER ?? 'default', secondsPerStep: r.median, perRound: r.perStep, slowdown: r.median / base,
-      exchangeMs: r.exchangeMs, exchangeWaitMs: r.waitMs, exchangeBytes: r.bytes, steps: [short, long],
+      exchangeMs: r.exchangeMs, exchangeWaitMs: r.waitMs, exchangeBytes: r.bytes, exchangeBuckets: r.buckets, bucketMb: Number(bucketMb), steps: [short, long],
     })}\n`);
   }
 }
