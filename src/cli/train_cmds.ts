@@ -220,6 +220,9 @@ async function resolveDevices(o: Parsed): Promise<string[] | null> {
     throw new UsageError(`--devices all: ${names.length} GPUs share the name ${JSON.stringify(names[0])}; Dawn's Node binding picks adapters by name, so simreg cannot put a replica on each. Give --devices N to run N replicas on one adapter`);
   }
   o.devices = String(Math.max(1, names.length));
+  console.log(names.length
+    ? `--devices all: ${names.length} GPU adapter(s): ${names.join(', ')}`
+    : '--devices all: no GPU adapter found (software adapters are not counted); one device');
   return names.length > 1 ? names : null;
 }
 

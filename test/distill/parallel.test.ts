@@ -214,6 +214,10 @@ function runTests(): void {
       assert.is(r.status, 2, `--devices ${v}: ${r.stderr}`);
       assert.match(r.stderr, msg);
     }
+    // No GPU adapter on the CI machines: `all` is one device, and says so.
+    const all = simreg('distill', '--teacher', TEACHER, ...SMALL, '--steps', '1', '--devices', 'all', '--out', join(dir, 'all'));
+    assert.is(all.status, 0, all.stderr);
+    assert.match(all.stdout, /--devices all: (no GPU adapter found .*; one device|\d+ GPU adapter\(s\): )/);
     const out = join(dir, 'nan');
     const r = simreg('distill', '--teacher', TEACHER, ...SMALL, '--steps', '5', '--devices', '2', '--lr', '1e30', '--out', out);
     assert.is(r.status, 3, r.stderr);
