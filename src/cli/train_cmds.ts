@@ -208,22 +208,37 @@ function devicesConfig(o: Parsed): Record<string, unknown> {
 }
 
 /**
- * Resolve --devices all: one replica per GPU adapter Dawn finds (software adapters are not counted; with none,
- * one device). Adapters are chosen by name, so several GPUs of the same name cannot be told apart: then `all`
- * is refused rather than putting every replica on the first of them.
+ * The adapters of a data-parallel run, and --devices all resolved: with several GPU adapters of distinct names,
+ * replica r gets the r-th (`all`: one replica each); software adapters are not counted. Dawn's Node binding
+ * chooses adapters by name, so GPUs that share a name cannot be told apart: `all` is refused there, and
+ * --devices N says that its replicas share the first of them. Otherwise (one GPU, or none, as here) every replica
+ * opens a device on the adapter SIMREG_ADAPTER chooses. Returns one adapter name per replica, or null.
  */
 async function resolveDevices(o: Parsed): Promise<string[] | null> {
-  if (String(o.devices) !== 'all') return null;
-  const found = (await listAdapters()).filter((a) => a.short !== 'lavapipe' && a.short !== 'swiftshader');
-  const names = found.map((a) => a.name);
-  if (new Set(names).size !== names.length) {
-    throw new UsageError(`--devices all: ${names.length} GPUs share the name ${JSON.stringify(names[0])}; Dawn's Node binding picks adapters by name, so simreg cannot put a replica on each. Give --devices N to run N replicas on one adapter`);
+  const all = String(o.devices) === 'all';
+  if (!all && deviceCount(o) === 1) return null;
+  const names = (await listAdapters()).filter((a) => a.short !== 'lavapipe' && a.short !== 'swiftshader').map((a) => a.name);
+  const distinct = new Set(names).size === names.length;
+  if (all) {
+    if (!distinct) {
+      throw new UsageError(`--devices all: ${names.length} GPUs share the name ${JSON.stringify(names[0])}; Dawn's Node binding picks adapters by name, so simreg cannot put a replica on each. Give --devices N to run N replicas on one adapter`);
+    }
+    o.devices = String(Math.max(1, names.length));
+    console.log(names.length
+      ? `--devices all: ${names.length} GPU adapter(s): ${names.join(', ')}`
+      : '--devices all: no GPU adapter found (software adapters are not counted); one device');
+    return names.length > 1 ? names : null;
   }
-  o.devices = String(Math.max(1, names.length));
-  console.log(names.length
-    ? `--devices all: ${names.length} GPU adapter(s): ${names.join(', ')}`
-    : '--devices all: no GPU adapter found (software adapters are not counted); one device');
-  return names.length > 1 ? names : null;
+  const n = deviceCount(o);
+  if (process.env.SIMREG_ADAPTER || names.length < 2) return null;
+  if (!distinct) {
+    console.error(`warning: this machine's ${names.length} GPUs share the name ${JSON.stringify(names[0])} and Dawn picks adapters by name: the ${n} replicas share the first of them`);
+    return null;
+  }
+  if (names.length < n) {
+    console.error(`warning: ${n} replicas on ${names.length} GPU adapters: replicas beyond ${names.length} go round them again`);
+  }
+  return Array.from({ length: n }, (_, r) => names[r % names.length]!);
 }
 
 /**
