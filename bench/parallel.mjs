@@ -7,9 +7,11 @@
 // replica.
 //
 //   node bench/parallel.mjs [--devices 2] [--rounds 2] [--short 3] [--long 11] [--size 32] [--width 0.25]
-//                           [--batch 32] [--arch resnet18] [--bucket-mb 25] [--no-save]
+//                           [--batch 32] [--arch resnet18] [--bucket-mb 25] [--data fashion-mnist] [--subset 2000]
+//                           [--no-save]
 //
-// Appends one JSON line per device count to bench/results/parallel.jsonl. On one machine's adapter the
+// Appends one JSON line per device count to bench/results/parallel.jsonl ($SIMREG_BENCH_OUT/parallel.jsonl when
+// that is set: bench/gpu-check.sh collects there). On one machine's adapter the
 // replicas share its cores, so N devices cannot be faster here: the number to read is the overhead.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync, mkdirSync } from 'node:fs';
@@ -25,7 +27,7 @@ const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 && i + 1
 const devices = Number(opt('devices', '2')), rounds = Number(opt('rounds', '2'));
 const short = Number(opt('short', '3')), long = Number(opt('long', '11'));
 const size = opt('size', '32'), width = opt('width', '0.25'), batch = opt('batch', '32'), arch = opt('arch', 'resnet18');
-const bucketMb = opt('bucket-mb', '25');
+const bucketMb = opt('bucket-mb', '25'), data = opt('data', 'fashion-mnist'), subset = opt('subset', '2000');
 if (!(long > short && short >= 1)) throw new Error('--long must exceed --short (both at least 1)');
 const teacher = join(root, 'assets', 'fmnist-moco-resnet18x0.25.safetensors');
 const dir = mkdtempSync(join(tmpdir(), 'simreg-bench-parallel-'));
@@ -35,7 +37,7 @@ function run(n, steps) {
   rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [cli, 'distill', '--teacher', teacher, '--preset', 'fmnist', '--arch', arch, '--size', size, '--width', width,
-    '--batch', batch, '--train-subset', '2000', '--workers', '1', '--steps', String(steps), '--devices', String(n), '--bucket-mb', bucketMb, '--quiet', '--out', out], { encoding: 'utf8' });
+    '--batch', batch, '--data', data, '--train-subset', subset, '--workers', '1', '--steps', String(steps), '--devices', String(n), '--bucket-mb', bucketMb, '--quiet', '--out', out], { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`devices ${n}, ${steps} steps: exit ${r.status}\n${r.stderr}`);
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -80,10 +82,11 @@ for (const r of rows) {
     (r.n > 1 ? `${r.exchangeMs.toFixed(1)} (${r.waitMs.toFixed(1)}) | ${(r.bytes / 2 ** 20).toFixed(2)} MiB (${r.buckets})` : '- | -'));
 }
 if (!args.includes('--no-save')) {
-  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  const outDir = process.env.SIMREG_BENCH_OUT || join(root, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
   for (const r of rows) {
-    appendFileSync(join(root, 'bench', 'results', 'parallel.jsonl'), `${JSON.stringify({
-      bench: 'parallel', date, arch, width: Number(width), size: Number(size), batch: Number(batch), devices: r.n, cores: cpus().length,
+    appendFileSync(join(outDir, 'parallel.jsonl'), `${JSON.stringify({
+      bench: 'parallel', date, data, arch, width: Number(width), size: Number(size), batch: Number(batch), devices: r.n, cores: cpus().length,
       adapter: process.env.SIMREG_ADAPTER ?? 'default', secondsPerStep: r.median, perRound: r.perStep, slowdown: r.median / base,
       exchangeMs: r.exchangeMs, exchangeWaitMs: r.waitMs, exchangeBytes: r.bytes, exchangeBuckets: r.buckets, bucketMb: Number(bucketMb), steps: [short, long],
     })}\n`);
