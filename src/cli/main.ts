@@ -34,7 +34,7 @@ commands:
   cache-teacher  the teacher's features of a data set, or of one part of it (--shard I/N), or the parts merged
   sweep     GRID.json: a grid of runs, here one after another (--local) or as a Slurm array job (--slurm); --collect
   demo      the npm start job: distil the shipped Fashion-MNIST teacher and compare by k-NN
-  bench     run a benchmark: resnet18 | kernels | data | knn | ablation (arguments pass through)
+  bench     run a benchmark: resnet18 | kernels | data | knn | ablation | parallel (arguments pass through)
   info      list the WebGPU adapters found, and the one in use: limits, features, kernels, variant tables
   help      this text`;
 
@@ -117,7 +117,7 @@ async function info(): Promise<void> {
 function bench(args: string[]): number {
   const name = args[0];
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const known = ['resnet18', 'kernels', 'data', 'knn', 'ablation'];
+  const known = ['resnet18', 'kernels', 'data', 'knn', 'ablation', 'parallel'];
   if (!name || name === '--help' || name === '-h') { console.log(`usage: simreg bench ${known.join('|')} [arguments of bench/<name>.mjs]`); return name ? 0 : 2; }
   if (!known.includes(name)) { console.error(`simreg bench: unknown benchmark '${name}' (${known.join(', ')})`); return 2; }
   const script = join(root, 'bench', `${name}.mjs`);
