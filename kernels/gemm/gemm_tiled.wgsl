@@ -17,12 +17,7 @@ override WGY: u32 = 8;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  lda: u32, ldb: u32, ldc: u32, use_bias: u32,
-  sA: u32, sB: u32, sC: u32, ygrid: u32,
-  zfold: u32,
-}
+// #include "common/gemm_params.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;

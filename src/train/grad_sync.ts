@@ -23,23 +23,25 @@ export interface SyncResult {
   waitMs: number;
   /** Buckets this step. */
   buckets: number;
+  /** Bytes of this replica's slot: what it reads back from its device and writes to host memory. */
+  bytes: number;
 }
+
+/** What does not change from step to step: the trained parameters (and their index by tensor id), the buffers. */
+interface Fixed { params: Tensor[]; index: Map<number, number>; bufs: Tensor[] }
 
 export class GradSync {
   /** Parameter indices in the order the backward pass finishes their gradients, and where each bucket ends. */
   private plan: { order: number[]; ends: number[] } | null = null;
+  private fixed: Fixed | null = null;
 
   constructor(private readonly ex: Exchange, private readonly method: Method, private readonly bucketBytes: number) {}
 
   async backward(loss: Tensor, scalars: Tensor[]): Promise<SyncResult> {
     const ex = this.ex;
-    const params = this.method.trainable().map(([, p]) => p);
-    const index = new Map(params.map((p, i) => [p.id, i]));
-    const bufs = this.method.modules.flatMap(([, m]) => m.namedBuffers().map(([, t]) => t));
+    const { params, index, bufs } = this.fixed ??= this.setup();
     const gathers = this.method.gatherRows?.() ?? [];
-    for (const t of [...params, ...bufs, ...gathers, ...scalars]) {
-      if (t.dtype !== 'f32' && t.dtype !== 'i32') throw new Error(`data-parallel exchange: a ${t.dtype} tensor of shape [${t.shape.join(', ')}] has no 32-bit words to exchange`);
-    }
+    for (const t of [...gathers, ...scalars]) checkWords(t);
     const plan = this.plan;
     const ready: number[] = [];
     const reads: Promise<number>[] = [];
@@ -121,9 +123,15 @@ export class GradSync {
       });
       this.method.useGathered!(rows);
     }
-    ex.bytesPerStep = L.words * 4;
     if (!plan && this.bucketBytes > 0) this.plan = { order: ready, ends: this.bucketEnds(ready, params) };
-    return { scalars: L.scalarAt.map((at) => res[at]!), ms: copyMs + performance.now() - t0, waitMs: ex.waitMs - wait0, buckets: reads.length };
+    return { scalars: L.scalarAt.map((at) => res[at]!), ms: copyMs + performance.now() - t0, waitMs: ex.waitMs - wait0, buckets: reads.length, bytes: L.words * 4 };
+  }
+
+  private setup(): Fixed {
+    const params = this.method.trainable().map(([, p]) => p);
+    const bufs = this.method.modules.flatMap(([, m]) => m.namedBuffers().map(([, t]) => t));
+    for (const t of [...params, ...bufs]) checkWords(t);
+    return { params, index: new Map(params.map((p, i) => [p.id, i])), bufs };
   }
 
   /** Word offsets: gradients in `order`, loss terms, buffers, gathered rows. */
@@ -149,4 +157,9 @@ export class GradSync {
     ends.push(order.length);
     return ends;
   }
+}
+
+/** The exchange moves 32-bit words. */
+function checkWords(t: Tensor): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'i32') throw new Error(`data-parallel exchange: a ${t.dtype} tensor of shape [${t.shape.join(', ')}] has no 32-bit words to exchange`);
 }

@@ -56,8 +56,6 @@ export class Exchange {
   private words = 0;
   /** Step parity: which half of the slots this exchange uses. */
   private parity = 0;
-  /** Bytes of this replica's slot: what it reads back from its device and writes to host memory every step. */
-  bytesPerStep = 0;
   /** Milliseconds spent waiting in barriers so far (for the slowest replica, or for the main thread). */
   waitMs = 0;
 

@@ -21,7 +21,7 @@ import { Progress } from './progress.js';
 import { writeLossCurve, smooth } from './plot.js';
 import { openRunDir, fileError, writeTextAtomic, type RunDir } from './rundir.js';
 import type { Exchange } from './replicas.js';
-import { GradSync } from './grad_sync.js';
+import { GradSync, type SyncResult } from './grad_sync.js';
 
 /** What a training method provides to the loop. */
 export interface Method {
@@ -286,7 +286,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
     // Step s's loss is read one step late: step s+1 is recorded and submitted (one submission per step) before
     // the host waits for it, so the device never idles on the read. The log, the progress line and the NaN stop
     // still see every step, in order; before a checkpoint the pending step is settled first.
-    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[]; exchangeMs?: number; exchangeWaitMs?: number; exchangeBuckets?: number } | null = null;
+    let pending: { step: number; epoch: number; lr: number; names: string[]; values: Promise<number[]>; hashes?: number[]; exchange?: SyncResult } | null = null;
     const settle = async () => {
       if (!pending) return;
       const p = pending;
@@ -301,7 +301,8 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
       const rec: Record<string, number> = { step: p.step, epoch: p.epoch, loss: v, lr: p.lr };
       p.names.forEach((k, i) => { rec[k] = vals[i + 1]!; });
       if (!writer) return;
-      const out: Record<string, unknown> = { ...rec, ...(p.exchangeMs !== undefined ? { exchangeMs: Math.round(p.exchangeMs * 100) / 100, exchangeWaitMs: Math.round(p.exchangeWaitMs! * 100) / 100, exchangeBytes: run.replica!.bytesPerStep, exchangeBuckets: p.exchangeBuckets } : {}), ...(p.hashes ? { replicaHashes: p.hashes } : {}) };
+      const x = p.exchange;
+      const out: Record<string, unknown> = { ...rec, ...(x ? { exchangeMs: Math.round(x.ms * 100) / 100, exchangeWaitMs: Math.round(x.waitMs * 100) / 100, exchangeBytes: x.bytes, exchangeBuckets: x.buckets } : {}), ...(p.hashes ? { replicaHashes: p.hashes } : {}) };
       try { appendFileSync(logPath, `${JSON.stringify(out)}\n`); } catch (e) { throw fileError('append to the log', logPath, e); }
       prog?.update({ step: p.step, total: cfg.steps, epoch: p.epoch, loss: v, lr: p.lr });
       run.onStep?.(p.step, v);
@@ -317,14 +318,11 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         const names = Object.keys(parts ?? {});
         const scalars = [loss, ...names.map((k) => parts![k]!)];
         let values: Promise<number[]>;
-        let exchangeMs: number | undefined, exchangeWaitMs: number | undefined, exchangeBuckets: number | undefined;
+        let exchange: SyncResult | undefined;
         if (sync) {
           // The loss is averaged with the gradients: every replica sees the global loss and stops on the same step.
-          const avg = await sync.backward(loss, scalars);
-          values = Promise.resolve(avg.scalars);
-          exchangeMs = avg.ms;
-          exchangeWaitMs = avg.waitMs;
-          exchangeBuckets = avg.buckets;
+          exchange = await sync.backward(loss, scalars);
+          values = Promise.resolve(exchange.scalars);
           if (run.replica!.interrupted && !interrupted) interrupted = 'SIGINT/SIGTERM';
         } else backward(loss);
         opt.step();
@@ -346,7 +344,7 @@ async function trainIn(method: Method, loader: DataLoader, cfg: TrainConfig, run
         stream.flush();
         await settle();
         step++;
-        pending = { step, epoch, lr, names, values: values!, hashes, exchangeMs, exchangeWaitMs, exchangeBuckets };
+        pending = { step, epoch, lr, names, values: values!, hashes, exchange };
         if (run.stopAfter !== undefined && step >= run.stopAfter) interrupted = 'stopAfter';
         const due = cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps;
         if (interrupted || due || step >= cfg.steps) await settle();
