@@ -27,11 +27,26 @@ export interface AdapterTuning {
 const LLVMPIPE: AdapterTuning = {
   // GEMM 1024^3 here: gemm_sg_v4 188 ms, gemm_tiled 741 ms, gemm_wgtile 1107 ms (workgroup barriers cost a CPU
   // adapter more than they save): without subgroups, the register-tiled kernel goes first.
-  variants: { gemm: ['sg_v4', 'sg', 'tiled', 'wgtile'] },
+  // The conv kernels' vec4-window variants (rows a multiple of 4 wide) before the scalar-load ones: lavapipe loads
+  // a storage value one lane at a time behind a bounds check, a vec4 for about the price of a float, and the
+  // vec4 windows cut the per-lane loads of the inner loops from 91 to 55 (weight gradient), 95 to 71 (forward)
+  // and 62 to 58 (input gradient) (node bench/codegen.mjs). Measured with node bench/kernels.mjs --only conv --conv N,C,HW,K, default then
+  // this order, two rounds, ms per call for fwd + input grad + weight grad: N32 C64 8x8 31.3 -> 28.9 and
+  // 38.2 -> 31.7, N32 C128 4x4 34.9 -> 32.5 and 38.8 -> 32.6, the weight gradient gaining most (18.2 -> 15.5,
+  // 20.0 -> 14.9 at 4x4). In the whole ResNet-18 step (node bench/resnet18.mjs --steps 3, two rounds alternated)
+  // the difference stayed inside the host's drift: 4.08 / 3.40 images/s with them against 3.07 / 4.11 without.
+  variants: {
+    gemm: ['sg_v4', 'sg', 'tiled', 'wgtile'],
+    // (1x1 stride-1 convolutions stay GEMMs)
+    'conv2d.fwd': ['gemm1x1', 'igemm_v4'], 'conv2d.bwd_data': ['gemm1x1', 'igemm_v4'], 'conv2d.bwd_weight': ['igemm_v4'],
+  },
   overrides: {
     gemm_sg: { WG: 8 },
     gemm_sg_v4: { WG: 8 },
     conv2d_fwd_igemm: { WG: 8 },
+    conv2d_fwd_igemm_v4: { WG: 8 },
+    conv2d_bwd_data_igemm_v4: { WG: 8 },
+    conv2d_bwd_weight_igemm_v4: { WG: 8 },
   },
   // Winograd F(2x2,3x3) against the implicit GEMM, stride-1 3x3 layers of ResNet-18 at batch 32, minimum of 3 runs
   // with each variant forced (ms, igemm / winograd). One sitting: forward C64 32x32 159 / 212, C128 16x16 184 / 158,
@@ -53,6 +68,7 @@ const GENERIC_GPU: AdapterTuning = {
     gemm_sg: { WG: 64 },
     gemm_sg_v4: { WG: 64 },
     conv2d_fwd_igemm: { WG: 64 },
+    conv2d_fwd_igemm_v4: { WG: 64 },
   },
   // Thousands of lanes: split small weight-gradient reductions so enough workgroups run (not yet measured).
   knobs: { 'conv2d_bwd_weight.nsplit': -1 },

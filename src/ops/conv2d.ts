@@ -32,6 +32,10 @@ const igemmShape = (g: ConvGeom): true | string =>
   g.groups !== 1 ? `groups ${g.groups} (implicit GEMM needs groups = 1)` :
     g.kw > 8 ? `kernel width ${g.kw} > 8` : 4 * g.sw + g.kw - 1 > 16 ? `stride ${g.sw} with kernel width ${g.kw} spans more than 16 input columns per strip` : true;
 const both = (...r: (true | string)[]): true | string => r.find((x) => x !== true) ?? true;
+/** The vec4-window kernels' extra limits: the 3+KW input columns of a strip lie in three aligned vec4 of a row. */
+const v4Window = (g: ConvGeom, w: number, sw: number, pw: number): true | string =>
+  sw !== 1 ? `stride ${sw} along rows (the vec4 window is for stride 1)` : w % 4 !== 0 ? `rows ${w} wide (the vec4 window needs a multiple of 4)` :
+    pw > 4 || g.kw - pw > 5 ? `padding ${pw} with kernel width ${g.kw} leaves the three vec4 around a strip` : true;
 
 /** The kernel's Params, picked by name from the geometry and the extra fields (the reflected struct decides). */
 function params<K extends KernelName>(name: K, g: ConvGeom, extra: Record<string, number>): DispatchArgs<K>['params'] {
@@ -77,6 +81,7 @@ export interface WeightTensors { x: Tensor; dy: Tensor; dw: Tensor }
 
 const sgRequires = { subgroupSize: { min: 4 } } as const;
 const layerOverrides = (g: ConvGeom, caps: AdapterCaps) => ({ KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw, SG: laneGroup(caps) });
+const v4Overrides = (g: ConvGeom, caps: AdapterCaps) => ({ KH: g.kh, KW: g.kw, SH: g.sh, PW: g.pw, SG: laneGroup(caps) });
 
 /** The 1x1 stride-1 convolution as a batched GEMM over images: its geometry and the GEMM variant that would run. */
 const gemm1x1Grid = (gg: GemmGeom): Grid => {
@@ -144,6 +149,7 @@ function winograd(src: Tensor, w: Tensor, flip: boolean, dst: Tensor, bias: Tens
 // ---- forward ------------------------------------------------------------------------------------------------
 
 const fwdIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm', ov)[0]);
+const fwdV4Grid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm_v4', ov)[0]);
 const fwdDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 1, g.n, workgroupSize('conv2d_fwd_direct', ov)[0]);
 
 /** conv2d forward variants: 1x1 as a GEMM, implicit GEMM (subgroups), direct (any groups, kernel, stride). */
@@ -164,6 +170,19 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
       const d = fwdIgemmGrid(g, ov);
       stream.dispatch('conv2d_fwd_igemm', {
         params: params('conv2d_fwd_igemm', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
+      });
+    },
+  },
+  {
+    name: 'igemm_v4', kernels: ['conv2d_fwd_igemm_v4'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), v4Window(g, g.w, g.sw, g.pw)),
+    grid: (g, ov) => fwdV4Grid(g, ov).grid, overrides: v4Overrides,
+    run: (g, t, ov) => {
+      const d = fwdV4Grid(g, ov);
+      stream.dispatch('conv2d_fwd_igemm_v4', {
+        params: params('conv2d_fwd_igemm_v4', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
         bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
         cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
       });
@@ -193,6 +212,7 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
 // ---- input gradient -----------------------------------------------------------------------------------------
 
 const dataIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize('conv2d_bwd_data_igemm', ov)[0]);
+const dataV4Grid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize('conv2d_bwd_data_igemm_v4', ov)[0]);
 const dataDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 1, g.n, workgroupSize('conv2d_bwd_data_direct', ov)[0]);
 
 /** One stride-1 implicit-GEMM input gradient (geometry `g` has sh = sw = 1) from `dy` into `dx`. */
@@ -284,6 +304,22 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
     run: (g, t, ov) => dataIgemm(g, t.dy, t.w, t.dx, ov),
   },
   {
+    name: 'igemm_v4', kernels: ['conv2d_bwd_data_igemm_v4'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), strided(g) ? `stride ${g.sh}x${g.sw} (this variant is stride 1)` : true,
+      g.wo % 4 !== 0 ? `output rows ${g.wo} wide (dy is read as vec4)` : true,
+      g.pw > g.kw - 1 || g.pw > 4 || g.kw - 1 - g.pw > 4 ? `padding ${g.pw} with kernel width ${g.kw} leaves the three vec4 around a strip` : true,
+      g.ph < g.kh ? true : 'padding >= kernel size'),
+    grid: (g, ov) => dataV4Grid(g, ov).grid, overrides: (g, caps) => ({ KH: g.kh, KW: g.kw, PW: g.pw, SG: laneGroup(caps) }),
+    run: (g, t, ov) => {
+      const d = dataV4Grid(g, ov);
+      stream.dispatch('conv2d_bwd_data_igemm_v4', {
+        params: params('conv2d_bwd_data_igemm_v4', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+        bind: { dy: t.dy, w: t.w, dx: t.dx }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.dy.size + t.w.size + t.dx.size) },
+      });
+    },
+  },
+  {
     // Strided, when the phases do not fit: zero-insert dy (stride s -> 1) and take the stride-1 kernel. It
     // multiplies zeros (s^2 more work), still far ahead of the direct kernel on lavapipe.
     name: 'igemm_dilated', kernels: ['conv2d_bwd_data_igemm', 'dilate_zero'], requires: sgRequires,
@@ -363,6 +399,14 @@ function weightIgemm(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: numbe
   });
 }
 
+function weightIgemmV4(g: ConvGeom, t: WeightTensors, ov: Overrides, out: Tensor): void {
+  stream.dispatch('conv2d_bwd_weight_igemm_v4', {
+    params: params('conv2d_bwd_weight_igemm_v4', g, { nsplit: 1, nper: g.n }), bind: { x: t.x, dy: t.dy, dw: out },
+    grid: [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm_v4', ov)[0]), Math.ceil(g.k / 16), 1], overrides: ov,
+    cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
+  });
+}
+
 function weightDirect(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: number, nper: number, out: Tensor): void {
   const grid = weightDirectGrid(g, ov, nsplit);
   stream.dispatch('conv2d_bwd_weight_direct', {
@@ -378,6 +422,13 @@ export const convWeightFamily = new Family<ConvGeom, WeightTensors>('conv2d.bwd_
     name: 'igemm', kernels: ['conv2d_bwd_weight_igemm'], requires: sgRequires, fits: igemmShape,
     grid: (g, ov) => weightIgemmGrid(g, ov, 1), overrides: layerOverrides,
     run: (g, t, ov) => weightIgemm(g, t, ov, 1, g.n, t.dw),
+  },
+  {
+    name: 'igemm_v4', kernels: ['conv2d_bwd_weight_igemm_v4'], requires: sgRequires,
+    fits: (g) => both(igemmShape(g), v4Window(g, g.w, g.sw, g.pw), g.wo % 4 === 0 ? true : `output rows ${g.wo} wide (dy is read as vec4)`),
+    grid: (g, ov) => [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm_v4', ov)[0]), Math.ceil(g.k / 16), 1],
+    overrides: v4Overrides,
+    run: (g, t, ov) => weightIgemmV4(g, t, ov, t.dw),
   },
   {
     name: 'igemm_splitk', kernels: ['conv2d_bwd_weight_igemm', 'conv2d_bwd_weight_reduce'], requires: sgRequires,

@@ -41,6 +41,12 @@ const cases: C[] = [
   { n: 2, c: 3, h: 10, w: 11, k: 4, kh: 3, s: 3, p: 1 },
   { n: 3, c: 17, h: 4, w: 4, k: 31, kh: 3, s: 1, p: 1 },        // small map: several images per workgroup
   { n: 2, c: 3, h: 9, w: 9, k: 4, kh: 9, s: 1, p: 4 },          // kernel wider than 8: direct only
+  // Rows a multiple of 4 wide (the vec4-window variants): output columns past the input row (1x1 padded), a
+  // 5-wide kernel reaching into the vec4 right of the strip, several strips per row, one image.
+  { n: 2, c: 3, h: 5, w: 4, k: 5, kh: 1, s: 1, p: 1 },
+  { n: 1, c: 3, h: 6, w: 12, k: 20, kh: 5, s: 1, p: 2 },
+  { n: 2, c: 9, h: 3, w: 16, k: 7, kh: 3, kw: 1, s: 1, p: 1 },
+  { n: 2, c: 5, h: 3, w: 8, k: 6, kh: 1, s: 1, p: 0 },          // 1x1 unpadded: only the middle vec4
 ];
 
 const label = (q: C) => `n${q.n} c${q.c} ${q.h}x${q.w} k${q.k} ${q.kh}x${q.kw ?? q.kh} s${q.s} p${q.p} g${q.g ?? 1}`;
@@ -206,7 +212,7 @@ test('conv2d: the chosen variants are the first runnable ones that fit, and forc
       release(p);
     }
   }
-  const p = prepare(cases[cases.length - 1]!); // 9x9 kernel
+  const p = prepare(cases.find((q) => q.kh === 9)!); // 9x9 kernel
   convFwdFamily.force('igemm');
   try {
     assert.throws(() => convFwdFamily.choose({ ...p.g, bias: false }), /conv2d.fwd\/igemm was forced but does not fit .*kernel width 9 > 8/);
