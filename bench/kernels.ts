@@ -1,6 +1,6 @@
 // Kernel benchmark: GEMM 1024^3 and conv2d 3x3 s1 p1 (N=32, C=64 -> 64, 32x32) forward, input-gradient and
 // weight-gradient. Each kernel is checked against the float64 twin (sampled outputs) before it is timed.
-//   node bench/kernels.mjs [--json] [--reps N] [--only gemm|conv] [--sweep]
+//   node bench/kernels.mjs [--json] [--reps N] [--only gemm|conv] [--conv N,C,HW,K] [--sweep]
 // --sweep times each candidate workgroup size / split of the GEMM and conv kernels on the same shapes (each
 // checked against the default variant's checked result) and writes the best to bench/tune/<adapter>.json, which
 // the engine loads at start (src/gpu/tuning.ts).
@@ -21,6 +21,14 @@ const flag = (name: string) => args.includes(`--${name}`);
 const opt = (name: string, def: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const only = (() => { const i = args.indexOf('--only'); return i >= 0 ? args[i + 1] : null; })();
 const reps = opt('reps', 7);
+// --conv N,C,HW,K: the 3x3 stride-1 convolution's shape (default 32,64,32,64)
+const convShape = (() => {
+  const i = args.indexOf('--conv');
+  if (i < 0) return [32, 64, 32, 64];
+  const v = (args[i + 1] ?? '').split(',').map(Number);
+  if (v.length !== 4 || v.some((x) => !Number.isInteger(x) || x <= 0)) { console.error(`--conv takes N,C,HW,K (positive integers), got ${args[i + 1]}`); process.exit(2); }
+  return v as [number, number, number, number];
+})();
 
 function lcg(seed: number) {
   let s = seed >>> 0;
@@ -71,7 +79,8 @@ if (!only || only === 'gemm') {
 }
 
 if (!only || only === 'conv') {
-  const g: ConvGeom = { n: 32, c: 64, h: 32, w: 32, k: 64, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, ho: 32, wo: 32 };
+  const [cn, cc, chw, ck] = convShape;
+  const g: ConvGeom = { n: cn, c: cc, h: chw, w: chw, k: ck, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, ho: chw, wo: chw };
   const X = randArr(g.n * g.c * g.h * g.w, 3), W = randArr(g.k * g.c * 9, 4), DY = randArr(g.n * g.k * g.ho * g.wo, 5);
   const x = Tensor.fromArray(X, [g.n, g.c, g.h, g.w]), w = Tensor.fromArray(W, [g.k, g.c, 3, 3]), dy = Tensor.fromArray(DY, [g.n, g.k, g.ho, g.wo]);
   const y = Tensor.empty([g.n, g.k, g.ho, g.wo]), dx = Tensor.empty([g.n, g.c, g.h, g.w]), dw = Tensor.empty([g.k, g.c, 3, 3]);
@@ -111,7 +120,7 @@ if (!only || only === 'conv') {
     const chk = check(name, await out.read(), want, 32);
     const ms = stats(await timeWall(run, { reps, perSubmit: 1 }));
     total += ms.median;
-    rows.push({ kernel: name, variant, shape: 'N32 C64 K64 32x32 3x3 s1 p1', ms, gflops: flops / ms.median / 1e6, gbps: 0, check: chk });
+    rows.push({ kernel: name, variant, shape: `N${cn} C${cc} K${ck} ${chw}x${chw} 3x3 s1 p1`, ms, gflops: flops / ms.median / 1e6, gbps: 0, check: chk });
   }
   rows.push({ kernel: 'conv2d fwd+bwd', variant: '-', shape: 'sum of the three', ms: { median: total, min: NaN, p90: NaN, mean: NaN, n: 0 }, gflops: 3 * flops / total / 1e6, gbps: 0,
     check: { samples: 0, maxAbs: 0, tol: 0 } });
