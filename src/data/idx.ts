@@ -102,11 +102,14 @@ export async function mnistFiles(dir: string, split: 'train' | 'test'): Promise<
     const bases = [`${prefix}-${kind}-idx${nd}-ubyte`, `${prefix}-${kind}.idx${nd}-ubyte`];
     return bases.flatMap((b) => [join(dir, b + '.gz'), join(dir, b)]);
   };
-  const [images, labels] = await Promise.all([
+  // Both looked up at once; when both are missing the images are named (in that order, whichever fails first).
+  const [images, labels] = await Promise.allSettled([
     firstExisting(names('images', 3), `the ${split} images`),
     firstExisting(names('labels', 1), `the ${split} labels`),
   ]);
-  return { images, labels };
+  if (images.status === 'rejected') throw images.reason;
+  if (labels.status === 'rejected') throw labels.reason;
+  return { images: images.value, labels: labels.value };
 }
 
 /** Open the train or test split of an MNIST-family data set in `dir` (10 classes). */
