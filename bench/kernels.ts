@@ -22,7 +22,7 @@ const opt = (name: string, def: number) => { const i = args.indexOf(`--${name}`)
 const only = (() => { const i = args.indexOf('--only'); return i >= 0 ? args[i + 1] : null; })();
 const reps = opt('reps', 7);
 // --conv N,C,HW,K: the 3x3 stride-1 convolution's shape (default 32,64,32,64)
-const convShape = (() => {
+const convShape = ((): [number, number, number, number] => {
   const i = args.indexOf('--conv');
   if (i < 0) return [32, 64, 32, 64];
   const v = (args[i + 1] ?? '').split(',').map(Number);

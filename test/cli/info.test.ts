@@ -27,7 +27,7 @@ test('simreg info lists lavapipe and SwiftShader and the variant tables; SIMREG_
     assert.match(r.stdout, new RegExp(`^  \\* ${asked}\\b`, 'm'), `${asked} marked in use:\n${r.stdout}`);
     assert.match(r.stdout, new RegExp(`subgroup sizes ${subgroups}`));
     assert.match(r.stdout, /^\s+gemm\s+sg_v4, sg, tiled, wgtile$/m);
-    assert.match(r.stdout, /^\s+conv2d\.bwd_data\s+gemm1x1, gemm1x1_scatter, igemm_phases, igemm, igemm_dilated, winograd, direct$/m);
+    assert.match(r.stdout, /^\s+conv2d\.bwd_data\s+gemm1x1, igemm_v4, gemm1x1_scatter, igemm_phases, igemm, igemm_dilated, winograd, direct$/m);
   }
   // Without SIMREG_ADAPTER the choice is Dawn's own, whatever the listing exposed: lavapipe here.
   const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8' });
