@@ -3,19 +3,19 @@
 //
 // GEMM view (implicit, per image n): dX[n] (C x H*W) = W^T (C x K*KH*KW) * col(dy[n]) (K*KH*KW x H*W), i.e. the
 //   forward convolution of dy (padded by KH-1-ph, KW-1-pw) with the flipped, transposed filter.
-// Layouts: dy NCHW [N,K,Ho,Wo] read as vec4 (Wo % 4 == 0: rows start on a vec4), w [K,C,KH,4*WQ] (the weight
-//   with each tap row zero-padded to WQ = ceil(KW/4) vec4, by weight_pad4.wgsl), dx NCHW [N,C,H,W]; float32.
+// Layouts: dy NCHW [N,K,Ho,Wo] read as vec4 (Wo % 4 == 0: rows start on a vec4), w [K,C,KH,KW], dx NCHW
+//   [N,C,H,W]; float32.
 // Tile: as conv2d_bwd_data_igemm.wgsl (16 input channels x WG strips of 4 input pixels of one row; the 16
 //   channels' weights read in 16/SG lane groups and shared with subgroupBroadcast), except the dy window: its
 //   KW+3 columns ow = iw0+pw-(KW-1) .. lie in the (at most) three aligned vec4 of row oh around columns
 //   iw0..iw0+3, so an invocation reads at most 3 vec4 (those the window needs, fixed at compile time by KW and
-//   PW) instead of KW+3 floats, and a lane reads its channel's KW taps as WQ vec4, not KW floats. Why: lavapipe loads a storage value one lane at a time behind a bounds check,
+//   PW) instead of KW+3 floats. Why: lavapipe loads a storage value one lane at a time behind a bounds check,
 //   and a vec4 costs about what a float costs (node bench/codegen.mjs counts the loop's loads).
 // Requirements: feature `subgroups`; SG (4 or 8) <= the adapter's smallest subgroup (correct for any subgroup
 //   size >= 4); WG a multiple of SG; groups == 1; stride 1 (sh = sw = 1); Wo % 4 == 0; pw <= KW - 1;
 //   KW - 1 - pw <= 4; pw <= 4; the overrides KH, KW, PW equal Params kh, kw, pw; KW <= 8. Other cases:
 //   conv2d_bwd_data_igemm.wgsl, conv2d_bwd_data_direct.wgsl.
-// Bindings: 0 p: Params (uniform), 1 dy (read, vec4), 2 w (read, vec4, padded), 3 dx (read_write).
+// Bindings: 0 p: Params (uniform), 1 dy (read, vec4), 2 w (read), 3 dx (read_write).
 // Dispatch: as conv2d_bwd_data_igemm.wgsl: x = ceil(nper * H * ceil(W/4) / WG), y = ygrid, z = ceil(N / nper) * zfold.
 // Output: dx = result: writes (=).
 // Siblings: conv2d_bwd_data_igemm.wgsl (any width), conv2d_bwd_data_direct.wgsl.
@@ -39,7 +39,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 const TM: u32 = 16u;
@@ -72,9 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let okL = iw0 >= 4u && iw0 - 4u < p.Wo;
   let okM = iw0 < p.Wo;
   let okR = iw0 + 4u < p.Wo;
-  let WQ = (KW + 3u) / 4u;                  // vec4 per padded tap row of w
+  let KK = KH * KW;
   var wcol: array<u32, 4>;
-  for (var g = 0u; g < NG; g++) { wcol[g] = min(c0 + SG * g + lane, p.C - 1u) * KH * WQ; }
+  for (var g = 0u; g < NG; g++) { wcol[g] = min(c0 + SG * g + lane, p.C - 1u) * KK; }
 
   var acc: array<vec4f, 16>;
   for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
@@ -102,15 +102,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let j = KW - 1u - s;
         ds[s] = vec4f(dv[j], dv[j + 1u], dv[j + 2u], dv[j + 3u]);
       }
-      let wo = (k * p.C * KH + r) * WQ;
+      let wo = k * p.C * KK + r * KW;
       for (var g = 0u; g < NG; g++) {
         var wb: array<array<f32, 8>, 8>;    // wb[s][i] = w[k, c0 + SG g + i, r, s]
-        for (var qv = 0u; qv < WQ; qv++) {
-          let l = sg_share_v4(w[wo + wcol[g] + qv]);
-          for (var u = 0u; u < 4u; u++) {
-            if (4u * qv + u < KW) { for (var i = 0u; i < SG; i++) { wb[4u * qv + u][i] = l[i][u]; } }
-          }
-        }
+        for (var s = 0u; s < KW; s++) { wb[s] = sg_share_f32(w[wo + wcol[g] + s]); }
         for (var i = 0u; i < SG; i++) {
           var t = wb[0][i] * ds[0];
           for (var s = 1u; s < KW; s++) { t = fma(vec4f(wb[s][i]), ds[s], t); }

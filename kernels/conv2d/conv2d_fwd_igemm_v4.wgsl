@@ -2,20 +2,19 @@
 //   stride 1 along rows, input rows a multiple of 4 wide.
 //
 // GEMM view (implicit, per image n): Y[n] (K x Ho*Wo) = W (K x C*KH*KW) * im2col(x[n]) (C*KH*KW x Ho*Wo).
-// Layouts: x NCHW [N,C,H,W] read as vec4 (W % 4 == 0, so every row starts on a vec4), w [K,C,KH,4*WQ] (the
-//   weight with each tap row zero-padded to WQ = ceil(KW/4) vec4, by weight_pad4.wgsl), bias [K], y NCHW
-//   [N,K,Ho,Wo]; float32.
+// Layouts: x NCHW [N,C,H,W] read as vec4 (W % 4 == 0, so every row starts on a vec4), w [K,C,KH,KW],
+//   bias [K], y NCHW [N,K,Ho,Wo]; float32.
 // Tile: as conv2d_fwd_igemm.wgsl (16 output channels x WG strips of 4 consecutive output pixels of one row; the 16
 //   channels' weights read in 16/SG lane groups and shared with subgroupBroadcast), except the input window: the
 //   3+KW columns a strip touches in row ih lie in the three aligned vec4 of that row around its 4 output
 //   columns, so an invocation reads at most 3 vec4 (only those the window needs, decided at compile time from PW
-//   and KW) instead of 3+KW single floats, and a lane reads its channel's KW taps as WQ vec4, not KW floats. Why: lavapipe loads a storage value one lane at a time behind a bounds
+//   and KW) instead of 3+KW single floats. Why: lavapipe loads a storage value one lane at a time behind a bounds
 //   check, and one vec4 costs about what one float costs (node bench/codegen.mjs counts the loop's loads).
 // Requirements: feature `subgroups`; SG (4 or 8) <= the adapter's smallest subgroup (correct for any subgroup
 //   size >= 4); WG a multiple of SG; groups == 1; sw == 1; W % 4 == 0; pw <= 4; KW - pw <= 5 (the window stays
 //   within the three vec4); the overrides KH, KW, SH, PW equal the Params kh, kw, sh, pw. Other cases:
 //   conv2d_fwd_igemm.wgsl, conv2d_fwd_direct.wgsl.
-// Bindings: 0 p: Params (uniform), 1 x (read, vec4), 2 w (read, vec4, padded), 3 bias (read; dummy when use_bias == 0),
+// Bindings: 0 p: Params (uniform), 1 x (read, vec4), 2 w (read), 3 bias (read; dummy when use_bias == 0),
 //   4 y (read_write).
 // Dispatch: as conv2d_fwd_igemm.wgsl: x = ceil(nper * Ho * ceil(Wo/4) / WG), y = ygrid, z = ceil(N / nper) * zfold.
 // Output: y = result (+ bias when use_bias): writes (=).
@@ -41,7 +40,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
@@ -74,9 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let okM = ow0 < p.W;
   let okR = ow0 + 4u < p.W;
   let q0 = ow0 / 4u;
-  let WQ = (KW + 3u) / 4u;                  // vec4 per padded tap row of w
+  let CKK = p.C * KH * KW;
   var wrow: array<u32, 4>;
-  for (var g = 0u; g < NG; g++) { wrow[g] = min(k0 + SG * g + lane, p.K - 1u) * p.C * KH * WQ; }
+  for (var g = 0u; g < NG; g++) { wrow[g] = min(k0 + SG * g + lane, p.K - 1u) * CKK; }
 
   var acc: array<vec4f, 16>;
   for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
@@ -100,15 +99,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var j = 0u; j < NX; j++) { xv[j] = win[4u - PW + j]; }
       var xs: array<vec4f, 8>;              // xs[s][t] = input for pixel t, tap s
       for (var s = 0u; s < KW; s++) { xs[s] = vec4f(xv[s], xv[1u + s], xv[2u + s], xv[3u + s]); }
-      let wo = (c * KH + r) * WQ;
+      let wo = (c * KH + r) * KW;
       for (var g = 0u; g < NG; g++) {
         var wb: array<array<f32, 8>, 8>;      // wb[s][i] = w[k0 + SG g + i, c, r, s]
-        for (var qv = 0u; qv < WQ; qv++) {
-          let l = sg_share_v4(w[wrow[g] + wo + qv]);
-          for (var u = 0u; u < 4u; u++) {
-            if (4u * qv + u < KW) { for (var i = 0u; i < SG; i++) { wb[4u * qv + u][i] = l[i][u]; } }
-          }
-        }
+        for (var s = 0u; s < KW; s++) { wb[s] = sg_share_f32(w[wrow[g] + wo + s]); }
         for (var i = 0u; i < SG; i++) {
           var t = wb[0][i] * xs[0];
           for (var s = 1u; s < KW; s++) { t = fma(vec4f(wb[s][i]), xs[s], t); }

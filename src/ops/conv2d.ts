@@ -149,15 +149,6 @@ function winograd(src: Tensor, w: Tensor, flip: boolean, dst: Tensor, bias: Tens
 // ---- forward ------------------------------------------------------------------------------------------------
 
 const fwdIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm', ov)[0]);
-/** The weight with each tap row zero-padded to whole vec4 (weight_pad4.wgsl), for the vec4-window kernels. */
-function padWeight4(w: Tensor, g: ConvGeom): Tensor {
-  const rows = g.k * (g.c / g.groups) * g.kh, width = 4 * Math.ceil(g.kw / 4);
-  const wp = Tensor.empty([g.k, g.c / g.groups, g.kh, width]);
-  stream.dispatch('weight_pad4', {
-    params: { rows, kw: g.kw }, bind: { w, wp }, grid: gridFor('weight_pad4', wp.size), cost: { bytes: 4 * (w.size + wp.size) },
-  });
-  return wp;
-}
 const fwdV4Grid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm_v4', ov)[0]);
 const fwdDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 1, g.n, workgroupSize('conv2d_fwd_direct', ov)[0]);
 
@@ -185,18 +176,16 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
     },
   },
   {
-    name: 'igemm_v4', kernels: ['conv2d_fwd_igemm_v4', 'weight_pad4'], requires: sgRequires,
+    name: 'igemm_v4', kernels: ['conv2d_fwd_igemm_v4'], requires: sgRequires,
     fits: (g) => both(igemmShape(g), v4Window(g, g.w, g.sw, g.pw)),
     grid: (g, ov) => fwdV4Grid(g, ov).grid, overrides: v4Overrides,
     run: (g, t, ov) => {
       const d = fwdV4Grid(g, ov);
-      const wp = padWeight4(t.w, g);
       stream.dispatch('conv2d_fwd_igemm_v4', {
         params: params('conv2d_fwd_igemm_v4', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { x: t.x, w: wp, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + wp.size + t.y.size) },
+        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
       });
-      wp.dispose();
     },
   },
   {
@@ -315,7 +304,7 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
     run: (g, t, ov) => dataIgemm(g, t.dy, t.w, t.dx, ov),
   },
   {
-    name: 'igemm_v4', kernels: ['conv2d_bwd_data_igemm_v4', 'weight_pad4'], requires: sgRequires,
+    name: 'igemm_v4', kernels: ['conv2d_bwd_data_igemm_v4'], requires: sgRequires,
     fits: (g) => both(igemmShape(g), strided(g) ? `stride ${g.sh}x${g.sw} (this variant is stride 1)` : true,
       g.wo % 4 !== 0 ? `output rows ${g.wo} wide (dy is read as vec4)` : true,
       g.pw > g.kw - 1 || g.pw > 4 || g.kw - 1 - g.pw > 4 ? `padding ${g.pw} with kernel width ${g.kw} leaves the three vec4 around a strip` : true,
@@ -323,13 +312,11 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
     grid: (g, ov) => dataV4Grid(g, ov).grid, overrides: (g, caps) => ({ KH: g.kh, KW: g.kw, PW: g.pw, SG: laneGroup(caps) }),
     run: (g, t, ov) => {
       const d = dataV4Grid(g, ov);
-      const wp = padWeight4(t.w, g);
       stream.dispatch('conv2d_bwd_data_igemm_v4', {
         params: params('conv2d_bwd_data_igemm_v4', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { dy: t.dy, w: wp, dx: t.dx }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.dy.size + wp.size + t.dx.size) },
+        bind: { dy: t.dy, w: t.w, dx: t.dx }, grid: d.grid, overrides: ov,
+        cost: { flops: convFlops(g), bytes: 4 * (t.dy.size + t.w.size + t.dx.size) },
       });
-      wp.dispose();
     },
   },
   {
