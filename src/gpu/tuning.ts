@@ -33,8 +33,8 @@ const LLVMPIPE: AdapterTuning = {
   // and 62 to 58 (input gradient) (node bench/codegen.mjs). Measured with node bench/kernels.mjs --only conv --conv N,C,HW,K, default then
   // this order, two rounds, ms per call for fwd + input grad + weight grad: N32 C64 8x8 31.3 -> 28.9 and
   // 38.2 -> 31.7, N32 C128 4x4 34.9 -> 32.5 and 38.8 -> 32.6, the weight gradient gaining most (18.2 -> 15.5,
-  // 20.0 -> 14.9 at 4x4). In the whole ResNet-18 step (node bench/resnet18.mjs --steps 3, two rounds alternated)
-  // the difference stayed inside the host's drift: 4.08 / 3.40 images/s with them against 3.07 / 4.11 without.
+  // 20.0 -> 14.9 at 4x4). The whole ResNet-18 step (node bench/resnet18.mjs --steps 3, three rounds alternated):
+  // 4.51 / 4.62 / 4.71 images/s with them against 4.48 / 4.43 / 4.64 without.
   variants: {
     gemm: ['sg_v4', 'sg', 'tiled', 'wgtile'],
     // (1x1 stride-1 convolutions stay GEMMs)
