@@ -135,6 +135,38 @@ for (const v of convWeightFamily.variants) {
   });
 }
 
+test('conv2d _v4 variants: the same sums in the same order as igemm, so bit-identical outputs (runs do not change with the table)', async () => {
+  let compared = 0;
+  const run = async (fam: Family<any, unknown>, name: string, go: () => Tensor): Promise<Float32Array> => {
+    fam.force(name);
+    try {
+      const t = go();
+      assert.is(lastVariant(fam.name), name);
+      const h = await t.read();
+      t.dispose();
+      return h;
+    } finally { fam.force(null); }
+  };
+  for (const q of cases) {
+    const p = prepare(q);
+    try {
+      const passes: [Family<any, unknown>, unknown, () => Tensor][] = [
+        [convFwdFamily, { ...p.g, bias: true }, () => { const y = Tensor.empty([q.n, q.k, p.g.ho, p.g.wo]); conv2dRaw.forward(p.xt, p.wt, p.bt, y, p.g); return y; }],
+        [convDataFamily, p.g, () => { const dx = Tensor.empty([q.n, q.c, q.h, q.w]); conv2dRaw.backwardData(p.dyt, p.wt, dx, p.g); return dx; }],
+        [convWeightFamily, p.g, () => { const dw = Tensor.empty([q.k, q.c / (q.g ?? 1), q.kh, q.kw ?? q.kh]); conv2dRaw.backwardWeight(p.xt, p.dyt, dw, p.g); return dw; }],
+      ];
+      for (const [fam, geom, go] of passes) {
+        if (fam.variant('igemm_v4').fits(geom) !== true || fam.variant('igemm').fits(geom) !== true) continue;
+        const a = await run(fam, 'igemm', go), b = await run(fam, 'igemm_v4', go);
+        assert.equal(Array.from(new Uint32Array(b.buffer)), Array.from(new Uint32Array(a.buffer)), `${fam.name} ${label(q)}`);
+        compared++;
+      }
+    } finally { release(p); }
+  }
+  assert.ok(compared >= 6, `only ${compared} comparisons`);
+  console.log(`# _v4 against igemm: ${compared} bit-identical results`);
+});
+
 test('conv2d winograd: image chunks and channel blocks (a small chunk knob) agree with the twin, forward and input gradient', async () => {
   const saved = knob('conv2d.winograd.chunk_floats', 2 ** 20);
   // 16 * 24 * 16 tiles per image = 6144 floats of transformed input per image: chunks of 2 images and blocks of
