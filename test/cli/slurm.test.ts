@@ -110,13 +110,15 @@ test('a preempted array task (scontrol requeue) resumes from its checkpoint and 
   }
   assert.ok(lines() < 80, 'the task finished before it could be preempted');
   // Preempt: Slurm sends SIGTERM (the run checkpoints and stops) and puts the task back in the queue; a requeued
-  // job waits a while before it may start again, so let it start now.
+  // job waits a while before it may start again, so let it start in 2 s. Not at once: slurmd refuses a launch
+  // in the same second as the revocation of the job's previous credential ("Job credential revoked": the task
+  // then fails instead of resuming), which a clean-clone CI run here hit once with StartTime=now.
   r = run('scontrol', ['requeue', `${id}_0`]);
   assert.is(r.status, 0, r.stderr);
   const jobState = () => run('squeue', ['-h', '-j', `${id}_0`, '-o', '%T']).stdout.trim();
   for (let i = 0; i < 300 && jobState() !== 'PENDING'; i++) await new Promise((res) => setTimeout(res, 100));
-  r = run('scontrol', ['update', `JobId=${id}_0`, 'StartTime=now']);
-  assert.is(r.status, 0, `scontrol update StartTime=now: ${r.stderr} (state ${jobState()})`);
+  r = run('scontrol', ['update', `JobId=${id}_0`, 'StartTime=now+2']);
+  assert.is(r.status, 0, `scontrol update StartTime=now+2: ${r.stderr} (state ${jobState()})`);
   // Done when the task's status says so (the queue can look empty for a moment while a job is requeued).
   const status = join(out, 'status', '000-run.json');
   const t1 = Date.now();
