@@ -148,9 +148,18 @@ function winograd(src: Tensor, w: Tensor, flip: boolean, dst: Tensor, bias: Tens
 
 // ---- forward ------------------------------------------------------------------------------------------------
 
-const fwdIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm', ov)[0]);
-const fwdV4Grid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 16, g.n, workgroupSize('conv2d_fwd_igemm_v4', ov)[0]);
-const fwdDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.ho, g.wo, g.k, 1, g.n, workgroupSize('conv2d_fwd_direct', ov)[0]);
+/** The forward kernels that walk 4-pixel output strips (16 output channels a workgroup, or 1 for the direct one). */
+type FwdStripKernel = 'conv2d_fwd_igemm' | 'conv2d_fwd_igemm_v4' | 'conv2d_fwd_direct';
+const fwdStripGrid = (name: FwdStripKernel, g: ConvGeom, ov: Overrides) =>
+  stripGrid(g.ho, g.wo, g.k, name === 'conv2d_fwd_direct' ? 1 : 16, g.n, workgroupSize(name, ov)[0]);
+function fwdStrips(name: FwdStripKernel, g: FwdGeom, t: FwdTensors, ov: Overrides): void {
+  const d = fwdStripGrid(name, g, ov);
+  stream.dispatch(name, {
+    params: params(name, g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+    bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
+    cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
+  });
+}
 
 /** conv2d forward variants: 1x1 as a GEMM, implicit GEMM (subgroups), direct (any groups, kernel, stride). */
 export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
@@ -165,28 +174,14 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
   },
   {
     name: 'igemm', kernels: ['conv2d_fwd_igemm'], requires: sgRequires, fits: igemmShape,
-    grid: (g, ov) => fwdIgemmGrid(g, ov).grid, overrides: layerOverrides,
-    run: (g, t, ov) => {
-      const d = fwdIgemmGrid(g, ov);
-      stream.dispatch('conv2d_fwd_igemm', {
-        params: params('conv2d_fwd_igemm', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
-      });
-    },
+    grid: (g, ov) => fwdStripGrid('conv2d_fwd_igemm', g, ov).grid, overrides: layerOverrides,
+    run: (g, t, ov) => fwdStrips('conv2d_fwd_igemm', g, t, ov),
   },
   {
     name: 'igemm_v4', kernels: ['conv2d_fwd_igemm_v4'], requires: sgRequires,
     fits: (g) => both(igemmShape(g), v4Window(g, g.w, g.sw, g.pw)),
-    grid: (g, ov) => fwdV4Grid(g, ov).grid, overrides: v4Overrides,
-    run: (g, t, ov) => {
-      const d = fwdV4Grid(g, ov);
-      stream.dispatch('conv2d_fwd_igemm_v4', {
-        params: params('conv2d_fwd_igemm_v4', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
-      });
-    },
+    grid: (g, ov) => fwdStripGrid('conv2d_fwd_igemm_v4', g, ov).grid, overrides: v4Overrides,
+    run: (g, t, ov) => fwdStrips('conv2d_fwd_igemm_v4', g, t, ov),
   },
   {
     // Stride-1 3x3: Winograd F(2x2, 3x3), 2.25x fewer multiplications (the GEMMs go through the gemm family).
@@ -197,29 +192,23 @@ export const convFwdFamily = new Family<FwdGeom, FwdTensors>('conv2d.fwd', [
     },
   },
   {
-    name: 'direct', kernels: ['conv2d_fwd_direct'], fits: () => true, grid: (g, ov) => fwdDirectGrid(g, ov).grid,
-    run: (g, t, ov) => {
-      const d = fwdDirectGrid(g, ov);
-      stream.dispatch('conv2d_fwd_direct', {
-        params: params('conv2d_fwd_direct', g, { use_bias: t.bias ? 1 : 0, ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { x: t.x, w: t.w, bias: t.bias ?? dummyTensor(), y: t.y }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.w.size + t.y.size) },
-      });
-    },
+    name: 'direct', kernels: ['conv2d_fwd_direct'], fits: () => true, grid: (g, ov) => fwdStripGrid('conv2d_fwd_direct', g, ov).grid,
+    run: (g, t, ov) => fwdStrips('conv2d_fwd_direct', g, t, ov),
   },
 ], describe);
 
 // ---- input gradient -----------------------------------------------------------------------------------------
 
-const dataIgemmGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize('conv2d_bwd_data_igemm', ov)[0]);
-const dataV4Grid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize('conv2d_bwd_data_igemm_v4', ov)[0]);
+type DataIgemmKernel = 'conv2d_bwd_data_igemm' | 'conv2d_bwd_data_igemm_v4';
+const dataIgemmGrid = (g: ConvGeom, ov: Overrides, name: DataIgemmKernel = 'conv2d_bwd_data_igemm') =>
+  stripGrid(g.h, g.w, g.c, 16, g.n, workgroupSize(name, ov)[0]);
 const dataDirectGrid = (g: ConvGeom, ov: Overrides) => stripGrid(g.h, g.w, g.c, 1, g.n, workgroupSize('conv2d_bwd_data_direct', ov)[0]);
 
 /** One stride-1 implicit-GEMM input gradient (geometry `g` has sh = sw = 1) from `dy` into `dx`. */
-function dataIgemm(g: ConvGeom, dy: Tensor, w: Tensor, dx: Tensor, ov: Overrides): void {
-  const d = dataIgemmGrid(g, ov);
-  stream.dispatch('conv2d_bwd_data_igemm', {
-    params: params('conv2d_bwd_data_igemm', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
+function dataIgemm(g: ConvGeom, dy: Tensor, w: Tensor, dx: Tensor, ov: Overrides, name: DataIgemmKernel = 'conv2d_bwd_data_igemm'): void {
+  const d = dataIgemmGrid(g, ov, name);
+  stream.dispatch(name, {
+    params: params(name, g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
     bind: { dy, w, dx }, grid: d.grid, overrides: { ...ov, KH: g.kh, KW: g.kw },
     cost: { flops: 2 * g.n * g.h * g.w * g.c * g.k * g.kh * g.kw, bytes: 4 * (dy.size + w.size + dx.size) },
   });
@@ -309,15 +298,8 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
       g.wo % 4 !== 0 ? `output rows ${g.wo} wide (dy is read as vec4)` : true,
       g.pw > g.kw - 1 || g.pw > 4 || g.kw - 1 - g.pw > 4 ? `padding ${g.pw} with kernel width ${g.kw} leaves the three vec4 around a strip` : true,
       g.ph < g.kh ? true : 'padding >= kernel size'),
-    grid: (g, ov) => dataV4Grid(g, ov).grid, overrides: (g, caps) => ({ KH: g.kh, KW: g.kw, PW: g.pw, SG: laneGroup(caps) }),
-    run: (g, t, ov) => {
-      const d = dataV4Grid(g, ov);
-      stream.dispatch('conv2d_bwd_data_igemm_v4', {
-        params: params('conv2d_bwd_data_igemm_v4', g, { ygrid: d.ygrid, zfold: d.zfold, nper: d.nper }),
-        bind: { dy: t.dy, w: t.w, dx: t.dx }, grid: d.grid, overrides: ov,
-        cost: { flops: convFlops(g), bytes: 4 * (t.dy.size + t.w.size + t.dx.size) },
-      });
-    },
+    grid: (g, ov) => dataIgemmGrid(g, ov, 'conv2d_bwd_data_igemm_v4').grid, overrides: (g, caps) => ({ PW: g.pw, SG: laneGroup(caps) }),
+    run: (g, t, ov) => dataIgemm(g, t.dy, t.w, t.dx, ov, 'conv2d_bwd_data_igemm_v4'),
   },
   {
     // Strided, when the phases do not fit: zero-insert dy (stride s -> 1) and take the stride-1 kernel. It
@@ -356,8 +338,9 @@ export const convDataFamily = new Family<ConvGeom, DataTensors>('conv2d.bwd_data
 
 // ---- weight gradient ----------------------------------------------------------------------------------------
 
-const weightIgemmGrid = (g: ConvGeom, ov: Overrides, nsplit: number): Grid =>
-  [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm', ov)[0]), Math.ceil(g.k / 16), nsplit];
+type WeightIgemmKernel = 'conv2d_bwd_weight_igemm' | 'conv2d_bwd_weight_igemm_v4';
+const weightIgemmGrid = (g: ConvGeom, ov: Overrides, nsplit: number, name: WeightIgemmKernel = 'conv2d_bwd_weight_igemm'): Grid =>
+  [Math.ceil((g.c * g.kh) / workgroupSize(name, ov)[0]), Math.ceil(g.k / 16), nsplit];
 const weightDirectGrid = (g: ConvGeom, ov: Overrides, nsplit: number): Grid => {
   const len = g.k * (g.c / g.groups) * g.kh * g.kw;
   const groups = Math.ceil(len / workgroupSize('conv2d_bwd_weight_direct', ov)[0]);
@@ -392,18 +375,10 @@ function splitK(dw: Tensor, nsplit: number, launch: (out: Tensor) => void): void
   part.dispose();
 }
 
-function weightIgemm(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: number, nper: number, out: Tensor): void {
-  stream.dispatch('conv2d_bwd_weight_igemm', {
-    params: params('conv2d_bwd_weight_igemm', g, { nsplit, nper }), bind: { x: t.x, dy: t.dy, dw: out },
-    grid: weightIgemmGrid(g, ov, nsplit), overrides: ov, cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
-  });
-}
-
-function weightIgemmV4(g: ConvGeom, t: WeightTensors, ov: Overrides, out: Tensor): void {
-  stream.dispatch('conv2d_bwd_weight_igemm_v4', {
-    params: params('conv2d_bwd_weight_igemm_v4', g, { nsplit: 1, nper: g.n }), bind: { x: t.x, dy: t.dy, dw: out },
-    grid: [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm_v4', ov)[0]), Math.ceil(g.k / 16), 1], overrides: ov,
-    cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
+function weightIgemm(g: ConvGeom, t: WeightTensors, ov: Overrides, nsplit: number, nper: number, out: Tensor, name: WeightIgemmKernel = 'conv2d_bwd_weight_igemm'): void {
+  stream.dispatch(name, {
+    params: params(name, g, { nsplit, nper }), bind: { x: t.x, dy: t.dy, dw: out },
+    grid: weightIgemmGrid(g, ov, nsplit, name), overrides: ov, cost: { flops: convFlops(g), bytes: 4 * (t.x.size + t.dy.size + out.size) },
   });
 }
 
@@ -426,9 +401,8 @@ export const convWeightFamily = new Family<ConvGeom, WeightTensors>('conv2d.bwd_
   {
     name: 'igemm_v4', kernels: ['conv2d_bwd_weight_igemm_v4'], requires: sgRequires,
     fits: (g) => both(igemmShape(g), v4Window(g, g.w, g.sw, g.pw), g.wo % 4 === 0 ? true : `output rows ${g.wo} wide (dy is read as vec4)`),
-    grid: (g, ov) => [Math.ceil((g.c * g.kh) / workgroupSize('conv2d_bwd_weight_igemm_v4', ov)[0]), Math.ceil(g.k / 16), 1],
-    overrides: v4Overrides,
-    run: (g, t, ov) => weightIgemmV4(g, t, ov, t.dw),
+    grid: (g, ov) => weightIgemmGrid(g, ov, 1, 'conv2d_bwd_weight_igemm_v4'), overrides: v4Overrides,
+    run: (g, t, ov) => weightIgemm(g, t, ov, 1, g.n, t.dw, 'conv2d_bwd_weight_igemm_v4'),
   },
   {
     name: 'igemm_splitk', kernels: ['conv2d_bwd_weight_igemm', 'conv2d_bwd_weight_reduce'], requires: sgRequires,
