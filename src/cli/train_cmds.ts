@@ -202,6 +202,11 @@ function loaderShard(replica?: Exchange) {
 }
 
 /** What a data-parallel run adds to its recorded configuration (nothing on one device: old checkpoints resume). */
+/** The trainer's data-parallel options from the command line (inert on one device, where `replica` is undefined). */
+function replicaOptions(o: Parsed, replica: Exchange | undefined): { replica?: Exchange; checkReplicas: boolean; bucketBytes: number } {
+  return { replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20) };
+}
+
 function devicesConfig(o: Parsed): Record<string, unknown> {
   const n = deviceCount(o);
   return n > 1 ? { devices: n } : {};
@@ -313,7 +318,7 @@ async function pretrainIn(o: Parsed, p: Prepared, hooks: RunHooks, replica?: Exc
     result = await train(method, loader, p.cfg, {
       outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
       runConfig: { command: 'pretrain', data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: mo, ...devicesConfig(o) }, runDir: p.runDir,
-      replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
+      ...replicaOptions(o, replica),
     });
   } finally { await loader.close(); }
   report('pre-training', result, p.outDir);
@@ -417,7 +422,7 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
         runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, views, head: o.head, student: spec, cacheTeacher: Boolean(o['cache-teacher']), teachers: teachers.map((t) => ({ path: t.path, spec: t.spec })), teacherSha256, ...devicesConfig(o) },
-        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
+        runDir: p.runDir, ...replicaOptions(o, replica),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
@@ -442,7 +447,7 @@ async function distillIn(o: Parsed, p: Prepared, method: string, files: string[]
       result = await train(m, loader, p.cfg, {
         outDir: p.outDir, resume: Boolean(o.resume), quiet: Boolean(o.quiet), stopAfter: o['stop-after'] as number | undefined, onStep: hooks.onStep,
         runConfig: { command: 'distill', method, data: p.data.name, trainSize: p.train.length, size: p.size, pipeline, moco: { ...mo, teacher: t.path }, student: spec, teacherSha256, ...devicesConfig(o) },
-        runDir: p.runDir, replica, checkReplicas: Boolean(o['check-replicas']), bucketBytes: Math.round(Number(o['bucket-mb']) * 2 ** 20),
+        runDir: p.runDir, ...replicaOptions(o, replica),
       });
     } finally { await loader.close(); }
     report('distillation', result, p.outDir);
